@@ -1,0 +1,5 @@
+import sys
+
+from funcnn.cli import main
+
+sys.exit(main())

@@ -1,0 +1,160 @@
+"""Input validation shared by every public function.
+
+All checks here look at *static* information (shapes, dtypes, Python values) and therefore
+run at trace time: under ``jax.jit`` they cost nothing at run time. Checks of *values*
+(finiteness, label ranges) run only on concrete arrays; under a trace they are either skipped
+(labels, documented where it happens) or turned into a run-time error raised from a host
+callback (``check_finite=True``).
+
+Every error names the argument, the expectation and what was received, e.g.::
+
+    ValueError: x must have rank 2 (batch, n_in); got shape (3,). Add a batch axis with x[None].
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+
+def _shape(x) -> tuple[int, ...]:
+    return tuple(np.shape(x))
+
+
+def is_concrete(x) -> bool:
+    """True when ``x`` holds values that can be inspected now (not a tracer)."""
+    return not isinstance(x, jax.core.Tracer)
+
+
+def check_array(x, name: str) -> None:
+    if not hasattr(x, "shape") or not hasattr(x, "dtype"):
+        raise TypeError(f"{name} must be an array (jax.Array or numpy.ndarray); got {type(x).__name__}.")
+
+
+def check_rank(x, rank: int | Sequence[int], name: str, layout: str = "") -> None:
+    """Raise ``ValueError`` unless ``x.ndim`` is ``rank`` (or one of ``rank``)."""
+    check_array(x, name)
+    ranks = (rank,) if isinstance(rank, int) else tuple(rank)
+    if np.ndim(x) not in ranks:
+        want = " or ".join(str(r) for r in ranks)
+        lay = f" {layout}" if layout else ""
+        raise ValueError(f"{name} must have rank {want}{lay}; got shape {_shape(x)}.")
+
+
+def check_floating(x, name: str) -> None:
+    check_array(x, name)
+    if not jnp.issubdtype(x.dtype, jnp.floating):
+        raise TypeError(f"{name} must have a floating dtype; got {x.dtype}. Cast with x.astype(jnp.float32).")
+
+
+def check_integer(x, name: str) -> None:
+    check_array(x, name)
+    if not jnp.issubdtype(x.dtype, jnp.integer):
+        raise TypeError(
+            f"{name} must hold integer class labels; got dtype {x.dtype}. "
+            "Pass integer labels, or one-hot targets of shape (batch, n_classes)."
+        )
+
+
+def check_axis_size(x, axis: int, size: int, name: str, what: str) -> None:
+    got = _shape(x)[axis]
+    if got != size:
+        raise ValueError(f"{name} must have {what} = {size} on axis {axis}; got shape {_shape(x)}.")
+
+
+def check_same_shape(a, b, name_a: str, name_b: str) -> None:
+    if _shape(a) != _shape(b):
+        raise ValueError(
+            f"{name_a} and {name_b} must have the same shape (nothing is broadcast); "
+            f"got {name_a}{_shape(a)} and {name_b}{_shape(b)}."
+        )
+
+
+def check_batch(x, name: str) -> int:
+    """Check that ``x`` has a non-empty leading batch axis; return the batch size."""
+    check_array(x, name)
+    if np.ndim(x) == 0:
+        raise ValueError(f"{name} must have a leading batch axis; got a scalar.")
+    n = _shape(x)[0]
+    if n == 0:
+        raise ValueError(f"{name} is an empty batch (shape {_shape(x)}); at least one example is needed.")
+    return n
+
+
+def check_same_batch(a, b, name_a: str, name_b: str) -> int:
+    na, nb = check_batch(a, name_a), check_batch(b, name_b)
+    if na != nb:
+        raise ValueError(
+            f"{name_a} and {name_b} must have the same batch size; got {name_a}.shape[0] = {na} "
+            f"and {name_b}.shape[0] = {nb}."
+        )
+    return na
+
+
+def check_positive_int(v, name: str) -> int:
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v <= 0:
+        raise ValueError(f"{name} must be a positive integer; got {v!r}.")
+    return int(v)
+
+
+def check_sizes(sizes: Iterable[int], name: str = "sizes", min_len: int = 2) -> tuple[int, ...]:
+    try:
+        sizes = tuple(sizes)
+    except TypeError:
+        raise TypeError(f"{name} must be a sequence of layer sizes; got {sizes!r}.") from None
+    if len(sizes) < min_len:
+        raise ValueError(
+            f"{name} must list at least {min_len} layer sizes (input, ..., output); got {sizes!r}."
+        )
+    for i, s in enumerate(sizes):
+        check_positive_int(s, f"{name}[{i}]")
+    return tuple(int(s) for s in sizes)
+
+
+def check_rate(rate, name: str = "rate") -> float:
+    if isinstance(rate, bool) or not isinstance(rate, (int, float, np.floating)) or not (0.0 <= rate < 1.0):
+        raise ValueError(f"{name} must be a drop probability in [0, 1); got {rate!r}.")
+    return float(rate)
+
+
+def check_choice(value, choices: Iterable[str], name: str) -> str:
+    choices = sorted(choices)
+    if value not in choices:
+        raise ValueError(f"unknown {name} {value!r}; valid names are: {', '.join(choices)}.")
+    return value
+
+
+def check_labels(labels, n_classes: int, name: str = "labels") -> None:
+    """Integer dtype always; value range only when ``labels`` is concrete (not under jit)."""
+    check_integer(labels, name)
+    if is_concrete(labels) and np.size(labels) > 0:
+        lab = np.asarray(labels)
+        lo, hi = int(lab.min()), int(lab.max())
+        if lo < 0 or hi >= n_classes:
+            bad = lo if lo < 0 else hi
+            raise ValueError(
+                f"{name} must lie in [0, {n_classes - 1}] for {n_classes} classes; found label {bad}."
+            )
+
+
+def _raise_nonfinite(ok, name):
+    if not bool(ok):
+        raise FloatingPointError(f"{name} contains NaN or infinite values.")
+
+
+def check_finite(x, name: str) -> None:
+    """Raise if ``x`` holds NaN or inf.
+
+    On a concrete array this raises ``ValueError`` immediately. Under ``jit`` the check is
+    compiled into the program as a host callback that raises when the values arrive, so the
+    call fails (with this message inside the runtime error) instead of returning a NaN loss.
+    """
+    if is_concrete(x):
+        if not np.all(np.isfinite(np.asarray(x))):
+            raise ValueError(f"{name} contains NaN or infinite values.")
+        return
+    ok = jnp.all(jnp.isfinite(x))
+    jax.debug.callback(_raise_nonfinite, ok, name)

@@ -31,7 +31,9 @@ def is_concrete(x) -> bool:
 
 def check_array(x, name: str) -> None:
     if not hasattr(x, "shape") or not hasattr(x, "dtype"):
-        raise TypeError(f"{name} must be an array (jax.Array or numpy.ndarray); got {type(x).__name__}.")
+        raise TypeError(
+            f"{name} must be an array (jax.Array or numpy.ndarray); got {type(x).__name__}."
+        )
 
 
 def check_rank(x, rank: int | Sequence[int], name: str, layout: str = "") -> None:
@@ -47,7 +49,9 @@ def check_rank(x, rank: int | Sequence[int], name: str, layout: str = "") -> Non
 def check_floating(x, name: str) -> None:
     check_array(x, name)
     if not jnp.issubdtype(x.dtype, jnp.floating):
-        raise TypeError(f"{name} must have a floating dtype; got {x.dtype}. Cast with x.astype(jnp.float32).")
+        raise TypeError(
+            f"{name} must have a floating dtype; got {x.dtype}. Cast with x.astype(jnp.float32)."
+        )
 
 
 def check_integer(x, name: str) -> None:
@@ -80,7 +84,9 @@ def check_batch(x, name: str) -> int:
         raise ValueError(f"{name} must have a leading batch axis; got a scalar.")
     n = _shape(x)[0]
     if n == 0:
-        raise ValueError(f"{name} is an empty batch (shape {_shape(x)}); at least one example is needed.")
+        raise ValueError(
+            f"{name} is an empty batch (shape {_shape(x)}); at least one example is needed."
+        )
     return n
 
 
@@ -115,7 +121,11 @@ def check_sizes(sizes: Iterable[int], name: str = "sizes", min_len: int = 2) -> 
 
 
 def check_rate(rate, name: str = "rate") -> float:
-    if isinstance(rate, bool) or not isinstance(rate, (int, float, np.floating)) or not (0.0 <= rate < 1.0):
+    if (
+        isinstance(rate, bool)
+        or not isinstance(rate, (int, float, np.floating))
+        or not (0.0 <= rate < 1.0)
+    ):
         raise ValueError(f"{name} must be a drop probability in [0, 1); got {rate!r}.")
     return float(rate)
 

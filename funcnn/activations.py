@@ -13,7 +13,8 @@ follows the same convention at the kink and manual and automatic gradients agree
 from __future__ import annotations
 
 import math
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import jax.numpy as jnp
 from jax.scipy.special import erf

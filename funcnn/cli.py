@@ -12,7 +12,10 @@ import sys
 
 # name -> (module, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "gradcheck": ("funcnn.gradcheck_cli", "check hand-written gradients against jax.grad and finite differences"),
+    "gradcheck": (
+        "funcnn.gradcheck_cli",
+        "check hand-written gradients against jax.grad and finite differences",
+    ),
     "train": ("funcnn.train_cli", "train a model on a dataset (MNIST-1D by default)"),
 }
 

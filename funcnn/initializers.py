@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
@@ -48,7 +48,9 @@ def _check_key(key) -> None:
     if not isinstance(key, jax.Array) or not (
         jnp.issubdtype(key.dtype, jax.dtypes.prng_key) or key.dtype == jnp.uint32
     ):
-        raise TypeError(f"key must be a jax.random key (jax.random.key(seed)); got {type(key).__name__}.")
+        raise TypeError(
+            f"key must be a jax.random key (jax.random.key(seed)); got {type(key).__name__}."
+        )
 
 
 def normal(key, shape, dtype=jnp.float32, *, std: float = 0.01) -> jnp.ndarray:

@@ -9,7 +9,7 @@ inf inputs instead of returning a NaN loss.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
@@ -61,9 +61,7 @@ def sum_squared_error(y_hat: Array, y: Array, *, check_finite: bool = False) -> 
     return jnp.sum(r * r)
 
 
-def softmax_cross_entropy(
-    logits: Array, labels: Array, *, check_finite: bool = False
-) -> Array:
+def softmax_cross_entropy(logits: Array, labels: Array, *, check_finite: bool = False) -> Array:
     """Cross-entropy of softmax(logits) against labels, averaged over the batch.
 
     l(y, o) = log sum_k exp(o_k) - sum_j y_j o_j (the digest, section 4), evaluated with

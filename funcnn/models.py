@@ -114,7 +114,9 @@ class MLP:
             raise TypeError(f"key must be a jax.random.key(seed); got {type(key).__name__}.")
         options = {}
         if self.init_std is not None:
-            options = {"std": self.init_std} if self.initializer == "normal" else {"scale": self.init_std}
+            options = (
+                {"std": self.init_std} if self.initializer == "normal" else {"scale": self.init_std}
+            )
         keys = jax.random.split(key, self.n_layers)
         return [
             dense_init(k, n_in, n_out, w_init=self.initializer, dtype=dtype, **options)
@@ -130,11 +132,17 @@ class MLP:
             )
         for j, (layer, n_in, n_out) in enumerate(zip(params, self.sizes[:-1], self.sizes[1:])):
             if not isinstance(layer, dict) or set(layer) != {"w", "b"}:
-                raise ValueError(f'params[{j}] must be a dict with keys "w" and "b"; got {layer!r:.80}.')
+                raise ValueError(
+                    f'params[{j}] must be a dict with keys "w" and "b"; got {layer!r:.80}.'
+                )
             if tuple(layer["w"].shape) != (n_in, n_out):
-                raise ValueError(f"params[{j}]['w'] must have shape ({n_in}, {n_out}); got {layer['w'].shape}.")
+                raise ValueError(
+                    f"params[{j}]['w'] must have shape ({n_in}, {n_out}); got {layer['w'].shape}."
+                )
             if tuple(layer["b"].shape) != (n_out,):
-                raise ValueError(f"params[{j}]['b'] must have shape ({n_out},); got {layer['b'].shape}.")
+                raise ValueError(
+                    f"params[{j}]['b'] must have shape ({n_out},); got {layer['b'].shape}."
+                )
 
     def check_input(self, x: Array, name: str = "x") -> None:
         _checks.check_rank(x, 2, name, f"(batch, {self.sizes[0]}); add a batch axis with x[None]")
@@ -154,7 +162,9 @@ class MLP:
         masks = []
         for j, (rate, n) in enumerate(zip(self.dropout, self.sizes[1:-1])):
             masks.append(
-                dropout_mask(jax.random.fold_in(key, j), rate, (batch, n), dtype) if rate > 0 else None
+                dropout_mask(jax.random.fold_in(key, j), rate, (batch, n), dtype)
+                if rate > 0
+                else None
             )
         return masks
 
@@ -264,7 +274,9 @@ def logistic_regression(n_in: int, *, initializer="normal", init_std=0.01) -> ML
     return _one_layer("logistic_regression", n_in, 1, "identity", initializer, init_std)
 
 
-def single_neuron(n_in: int, activation: str = "sigmoid", *, initializer="normal", init_std=0.01) -> MLP:
+def single_neuron(
+    n_in: int, activation: str = "sigmoid", *, initializer="normal", init_std=0.01
+) -> MLP:
     """The blog's single neuron y_hat = sigma(w^T x + b), output in (0, 1) for sigmoid.
     The blog trains it with the squared loss."""
     return _one_layer("single_neuron", n_in, 1, activation, initializer, init_std)
@@ -297,7 +309,9 @@ def perceptron_update(params: Params, x: Array, y: Array, lr: float = 1.0) -> tu
     _checks.check_rank(y, 0, "y", "() — one label in {0, 1}")
     w, b = params[0]["w"], params[0]["b"]
     if w.shape != (x.shape[0], 1):
-        raise ValueError(f"x must have {w.shape[0]} features for params['w'] of shape {w.shape}; got {x.shape}.")
+        raise ValueError(
+            f"x must have {w.shape[0]} features for params['w'] of shape {w.shape}; got {x.shape}."
+        )
     y_hat = (x @ w[:, 0] + b[0] >= 0).astype(w.dtype)
     err = y.astype(w.dtype) - y_hat  # in {-1, 0, 1}
     new = [{"w": w + lr * err * x[:, None], "b": b + lr * err}]

@@ -38,7 +38,8 @@ def one_hot(labels: jnp.ndarray, n_classes: int, dtype=jnp.float32) -> jnp.ndarr
     """
     n_classes = check_positive_int(n_classes, "n_classes")
     check_labels(labels, n_classes, "labels")
-    return (labels[..., None] == jnp.arange(n_classes)).astype(dtype)
+    classes = jnp.arange(n_classes).reshape((1,) * labels.ndim + (n_classes,))
+    return (labels[..., None] == classes).astype(dtype)
 
 
 def param_count(params) -> int:

@@ -1,0 +1,68 @@
+"""Training engine: optax optimizers and schedules, compiled steps, on-device epochs,
+many seeds at once, data parallelism over devices, and orbax checkpoints.
+
+Ten lines to train an MLP on MNIST-1D::
+
+    import funcnn
+    from funcnn.data import load
+    from funcnn.train import fit
+
+    data = load("mnist1d")
+    net = funcnn.mlp([40, 256, 256, 10], "relu", dropout=0.2)
+    result = fit(net, data, optimizer="adamw", lr=3e-3, weight_decay=0.05,
+                 schedule="cosine", epochs=100)
+    print(result.final["test_accuracy"])
+"""
+
+from funcnn.train.checkpoint import Checkpointer
+from funcnn.train.fit import (
+    FitResult,
+    NonFiniteLossError,
+    device_info,
+    fit,
+    infer_loss,
+    prepare_targets,
+    versions,
+)
+from funcnn.train.optim import OPTIMIZERS, SCHEDULES, make_optimizer, make_schedule
+from funcnn.train.sharding import fit_sharded, make_mesh
+from funcnn.train.state import TrainState, dropout_key, init_state, shuffle_key
+from funcnn.train.step import (
+    evaluate,
+    make_epoch,
+    make_epoch_fn,
+    make_eval_fn,
+    make_objective,
+    make_step_fn,
+    make_train_step,
+    make_value_and_grad,
+)
+
+__all__ = [
+    "Checkpointer",
+    "FitResult",
+    "NonFiniteLossError",
+    "OPTIMIZERS",
+    "SCHEDULES",
+    "TrainState",
+    "device_info",
+    "dropout_key",
+    "evaluate",
+    "fit",
+    "fit_sharded",
+    "infer_loss",
+    "init_state",
+    "make_epoch",
+    "make_epoch_fn",
+    "make_eval_fn",
+    "make_mesh",
+    "make_objective",
+    "make_optimizer",
+    "make_schedule",
+    "make_step_fn",
+    "make_train_step",
+    "make_value_and_grad",
+    "prepare_targets",
+    "shuffle_key",
+    "versions",
+]

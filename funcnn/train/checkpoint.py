@@ -1,0 +1,128 @@
+"""Checkpoints of a training run with orbax-checkpoint.
+
+A checkpoint is one directory ``<checkpoint_dir>/<epoch>`` holding
+
+* ``state``: every leaf of the :class:`~funcnn.train.state.TrainState` (params, optimizer
+  state, step count, and the run's key as its raw ``uint32`` key data), saved with
+  ``orbax.checkpoint.args.StandardSave``;
+* ``meta``: JSON with the epoch, the history so far and the run's configuration.
+
+Atomicity comes from orbax: a checkpoint is written into a temporary directory
+(``<epoch>.orbax-checkpoint-tmp...``) that is renamed to ``<epoch>`` only after every file is
+complete. A process killed while writing leaves a temporary directory, which
+:meth:`Checkpointer.latest_epoch` never returns (and orbax deletes on the next start), so a
+run always resumes from the last *complete* checkpoint.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+
+def _is_key(x) -> bool:
+    return isinstance(x, jax.Array) and jnp.issubdtype(x.dtype, jax.dtypes.prng_key)
+
+
+def _to_savable(state) -> list:
+    """Leaves of ``state`` as plain arrays (typed keys -> their uint32 data)."""
+    return [jax.random.key_data(x) if _is_key(x) else x for x in jax.tree.leaves(state)]
+
+
+def _from_saved(leaves: list, like):
+    """Rebuild a pytree like ``like`` from saved leaves (key data -> typed keys)."""
+    like_leaves, treedef = jax.tree.flatten(like)
+    if len(leaves) != len(like_leaves):
+        raise ValueError(
+            f"checkpoint holds {len(leaves)} arrays but this run's state has {len(like_leaves)}: "
+            "it was written by a different model or optimizer."
+        )
+    out = []
+    for saved, ref in zip(leaves, like_leaves):
+        if _is_key(ref):
+            out.append(jax.random.wrap_key_data(jnp.asarray(saved), impl=jax.random.key_impl(ref)))
+            continue
+        saved = jnp.asarray(saved)
+        if saved.shape != ref.shape or saved.dtype != ref.dtype:
+            raise ValueError(
+                f"checkpoint array of shape {saved.shape} {saved.dtype} does not match this run's "
+                f"{ref.shape} {ref.dtype}: it was written by a different model or optimizer."
+            )
+        out.append(saved)
+    return jax.tree.unflatten(treedef, out)
+
+
+class Checkpointer:
+    """Save and restore training states under ``directory`` (one sub-directory per epoch).
+
+    Args:
+        directory: where checkpoints go (created if missing).
+        max_to_keep: how many of the latest checkpoints to keep.
+    """
+
+    def __init__(self, directory: str | os.PathLike, *, max_to_keep: int = 3):
+        import orbax.checkpoint as ocp
+
+        self._ocp = ocp
+        self.directory = os.path.abspath(os.fspath(directory))
+        options = ocp.CheckpointManagerOptions(
+            max_to_keep=max_to_keep, create=True, enable_async_checkpointing=False
+        )
+        self._manager = ocp.CheckpointManager(self.directory, options=options)
+
+    def latest_epoch(self) -> int | None:
+        """The epoch of the newest complete checkpoint, or None."""
+        self._manager.reload()
+        return self._manager.latest_step()
+
+    def all_epochs(self) -> list[int]:
+        self._manager.reload()
+        return list(self._manager.all_steps())
+
+    def save(self, epoch: int, state, meta: dict[str, Any]) -> None:
+        """Write the checkpoint of ``epoch`` (blocking; atomic)."""
+        ocp = self._ocp
+        leaves = [np.asarray(x) for x in _to_savable(state)]
+        args = ocp.args.Composite(
+            state=ocp.args.StandardSave({"leaves": leaves}),
+            meta=ocp.args.JsonSave({**meta, "epoch": int(epoch)}),
+        )
+        self._manager.save(int(epoch), args=args, force=True)
+        self._manager.wait_until_finished()
+
+    def restore(self, like, epoch: int | None = None):
+        """``(state, meta)`` of ``epoch`` (default: the latest complete one).
+
+        Args:
+            like: a state with the structure, shapes and dtypes of the saved one (e.g. a
+                freshly initialized state of the same run).
+        """
+        ocp = self._ocp
+        if epoch is None:
+            epoch = self.latest_epoch()
+            if epoch is None:
+                raise FileNotFoundError(f"no complete checkpoint in {self.directory}.")
+        abstract = {
+            "leaves": [
+                jax.ShapeDtypeStruct(np.shape(x), np.asarray(x).dtype) for x in _to_savable(like)
+            ]
+        }
+        args = ocp.args.Composite(
+            state=ocp.args.StandardRestore(abstract), meta=ocp.args.JsonRestore()
+        )
+        restored = self._manager.restore(int(epoch), args=args)
+        state = _from_saved(list(restored.state["leaves"]), like)
+        return state, dict(restored.meta)
+
+    def close(self) -> None:
+        self._manager.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

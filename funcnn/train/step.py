@@ -1,0 +1,319 @@
+"""Compiled training steps, on-device epochs and jitted evaluation.
+
+* A **step** is one pure function ``(state, (x, y)) -> (state, metrics)``: the gradient of
+  the minibatch objective (by ``jax.value_and_grad`` or by ``funcnn.backprop``), one optax
+  update, ``step + 1``. :func:`make_train_step` jits it with the state's buffers donated.
+* An **epoch** is one compiled call (:func:`make_epoch`): the training set is permuted with the
+  epoch's key, cut into ``n // batch_size`` batches ``(n_batches, B, ...)`` and the step is
+  ``jax.lax.scan``-ned over them. The Python loop only runs once per epoch.
+* :func:`evaluate` computes the loss (and accuracy for classification) on a whole set.
+
+The minibatch objective is the lecture's empirical risk on the batch plus optional penalties,
+
+    J(theta) = L(f_theta(x_B), y_B) + l2 * (1/2) sum ||w||^2 + l1 * sum |w|,
+
+with the weights ``w`` of every layer (not the biases) in the penalties (the math paper,
+section 6.1; the digest, section 3).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from funcnn import _checks
+from funcnn.losses import LOSSES, l1_penalty, l2_penalty
+from funcnn.train.optim import _is_zero
+from funcnn.train.state import TrainState, dropout_key, shuffle_key
+
+GRADS = ("autodiff", "manual")
+CLASSIFICATION_LOSSES = ("softmax_cross_entropy", "binary_cross_entropy")
+
+
+def _check_loss(loss, grad: str = "autodiff") -> None:
+    if callable(loss) and not isinstance(loss, str):
+        if grad == "manual":
+            raise ValueError(
+                'grad="manual" needs the loss by name (funcnn.backprop derives its gradient); '
+                f"valid names: {', '.join(sorted(LOSSES))}."
+            )
+        return
+    _checks.check_choice(loss, LOSSES, "loss")
+
+
+def _check_grad(grad) -> None:
+    _checks.check_choice(grad, GRADS, "grad")
+
+
+def _check_penalty(v, name: str) -> None:
+    if isinstance(v, bool) or not isinstance(v, (int, float, jax.Array)):
+        raise TypeError(f"{name} must be a number >= 0; got {type(v).__name__}.")
+    if isinstance(v, (int, float)) and not v >= 0:
+        raise ValueError(f"{name} must be >= 0; got {v!r}.")
+
+
+def make_objective(model, loss, *, l2=0.0, l1=0.0) -> Callable:
+    """``J(params, x, y, key=None) -> ()``: the minibatch loss plus penalties (module docstring).
+
+    Dropout is on (train mode) iff ``key`` is not None, as in ``funcnn.backprop``.
+    """
+    _check_loss(loss)
+    loss_fn = LOSSES[loss] if isinstance(loss, str) else loss
+
+    def objective(params, x, y, key=None):
+        out = model.apply(params, x, key=key, train=key is not None)
+        j = loss_fn(out, y)
+        if not _is_zero(l2):
+            j = j + l2 * l2_penalty(params)
+        if not _is_zero(l1):
+            j = j + l1 * l1_penalty(params)
+        return j
+
+    return objective
+
+
+def make_value_and_grad(model, loss, *, grad: str = "autodiff", l2=0.0, l1=0.0) -> Callable:
+    """``f(params, x, y, key=None) -> (J, dJ/dparams)`` by autodiff or by hand.
+
+    ``grad="autodiff"`` differentiates :func:`make_objective` with ``jax.value_and_grad``;
+    ``grad="manual"`` uses ``funcnn.backprop.value_and_grad`` (the delta recursion written
+    by hand), which computes the same objective and gradient.
+    """
+    _check_grad(grad)
+    _check_loss(loss, grad)
+    _check_penalty(l2, "l2")
+    _check_penalty(l1, "l1")
+    if grad == "autodiff":
+        return jax.value_and_grad(make_objective(model, loss, l2=l2, l1=l1))
+    from funcnn import backprop
+
+    if _is_zero(l2) and _is_zero(l1):
+        return backprop.value_and_grad(model, loss)
+    if isinstance(l2, (int, float)) and isinstance(l1, (int, float)):
+        return backprop.value_and_grad(model, loss, l2=l2, l1=l1)
+    # A traced penalty (a fit_seeds grid over l2 or l1): add its value and its gradient
+    # (l2 w and l1 sign(w), weights only) to the hand-written data-loss gradient.
+    data_vg = backprop.value_and_grad(model, loss)
+
+    def vg(params, x, y, key=None):
+        j, g = data_vg(params, x, y, key)
+        j = j + l2 * l2_penalty(params) + l1 * l1_penalty(params)
+        g = [
+            {"w": gl["w"] + l2 * pl["w"] + l1 * jnp.sign(pl["w"]), "b": gl["b"]}
+            for gl, pl in zip(g, params)
+        ]
+        return j, g
+
+    return vg
+
+
+def make_step_fn(
+    model, loss, optimizer: optax.GradientTransformation, *, grad="autodiff", l2=0.0, l1=0.0
+) -> Callable:
+    """The pure (un-jitted) step ``(state, (x, y)) -> (state, metrics)``.
+
+    ``metrics`` holds ``loss`` (the objective J on the batch, before the update) and
+    ``grad_norm`` (global L2 norm of dJ/dparams). Dropout, when the model has it, uses the
+    key :func:`funcnn.train.state.dropout_key` ``(state.key, state.step)``.
+    """
+    value_and_grad = make_value_and_grad(model, loss, grad=grad, l2=l2, l1=l1)
+    uses_dropout = bool(getattr(model, "uses_dropout", False))
+
+    def step(state: TrainState, batch) -> tuple[TrainState, dict]:
+        x, y = batch
+        key = dropout_key(state.key, state.step) if uses_dropout else None
+        j, grads = value_and_grad(state.params, x, y, key)
+        updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
+        params = optax.apply_updates(state.params, updates)
+        metrics = {"loss": j, "grad_norm": optax.global_norm(grads)}
+        return TrainState(params, opt_state, state.step + 1, state.key), metrics
+
+    return step
+
+
+def _counted_jit(fn: Callable, **jit_kwargs):
+    """``jax.jit(fn)`` with a ``trace_count()`` attribute counting how often it was traced."""
+    traces = [0]
+
+    @functools.wraps(fn)
+    def counted(*args):
+        traces[0] += 1
+        return fn(*args)
+
+    jitted = jax.jit(counted, **jit_kwargs)
+    jitted.trace_count = lambda: traces[0]
+    return jitted
+
+
+@functools.lru_cache(maxsize=128)
+def make_train_step(
+    model, loss, optimizer: optax.GradientTransformation, *, grad="autodiff", l2=0.0, l1=0.0
+):
+    """One jitted training step ``step(state, (x, y)) -> (state, metrics)``.
+
+    The input state's buffers are donated (do not reuse a state after passing it in).
+    The same arguments return the same compiled function (cached), so repeated calls do not
+    recompile; ``step.trace_count()`` says how many times it was traced.
+
+    Args:
+        model: a funcnn model (``model.apply(params, x, key=, train=)``), e.g. ``funcnn.mlp``.
+        loss: a name from ``funcnn.losses.LOSSES`` (or, for autodiff, a callable
+            ``loss(y_hat, y) -> ()``).
+        optimizer: an ``optax.GradientTransformation`` (:func:`make_optimizer`).
+        grad: "autodiff" (``jax.value_and_grad``) or "manual" (``funcnn.backprop``).
+        l2, l1: penalty coefficients added to the loss (weights only).
+
+    Returns:
+        ``step(state: TrainState, batch: (x (B, n_in), y (B, ...))) -> (TrainState, metrics)``
+        with ``metrics = {"loss": (), "grad_norm": ()}``.
+    """
+    step = make_step_fn(model, loss, optimizer, grad=grad, l2=l2, l1=l1)
+    return _counted_jit(step, donate_argnums=0)
+
+
+def epoch_batches(key, x, y, batch_size: int):
+    """The training set permuted with ``key`` and cut into ``n // batch_size`` full batches:
+    ``(n_batches, batch_size, ...)`` each (``funcnn.data.epoch_batches``, last partial batch
+    dropped; every example is seen across epochs since each epoch draws a new permutation)."""
+    try:  # TEMPORARY until funcnn.data lands
+        from funcnn.data import epoch_batches as _data_epoch_batches
+    except ImportError:
+        n_batches = x.shape[0] // batch_size
+        perm = jax.random.permutation(key, x.shape[0])[: n_batches * batch_size]
+        xb = x[perm].reshape(n_batches, batch_size, *x.shape[1:])
+        yb = y[perm].reshape(n_batches, batch_size, *y.shape[1:])
+        return xb, yb
+    return _data_epoch_batches(key, x, y, batch_size, drop_last=True)
+
+
+def make_epoch_fn(
+    model,
+    loss,
+    optimizer: optax.GradientTransformation,
+    *,
+    batch_size: int,
+    grad="autodiff",
+    l2=0.0,
+    l1=0.0,
+    batch_sharding=None,
+) -> Callable:
+    """The pure (un-jitted) epoch ``(state, x, y) -> (state, metrics)``; see :func:`make_epoch`."""
+    batch_size = _checks.check_positive_int(batch_size, "batch_size")
+    step = make_step_fn(model, loss, optimizer, grad=grad, l2=l2, l1=l1)
+
+    def epoch(state: TrainState, x, y):
+        n = _checks.check_same_batch(x, y, "x", "y")
+        if batch_size > n:
+            raise ValueError(
+                f"batch_size ({batch_size}) must be at most the training set size ({n})."
+            )
+        n_batches = n // batch_size
+        # Epoch number e = k // n_batches: the permutation depends only on (key, e), so a
+        # resumed run shuffles exactly like an uninterrupted one.
+        e = state.step // n_batches
+        xb, yb = epoch_batches(shuffle_key(state.key, e), x, y, batch_size)  # (n_batches, B, ...)
+        if batch_sharding is not None:  # data parallel: split every batch across devices
+            xb = jax.lax.with_sharding_constraint(xb, batch_sharding)
+            yb = jax.lax.with_sharding_constraint(yb, batch_sharding)
+        return jax.lax.scan(step, state, (xb, yb))
+
+    return epoch
+
+
+@functools.lru_cache(maxsize=128)
+def make_epoch(
+    model,
+    loss,
+    optimizer: optax.GradientTransformation,
+    *,
+    batch_size: int,
+    grad="autodiff",
+    l2=0.0,
+    l1=0.0,
+    mesh=None,
+):
+    """One epoch as one compiled call: ``epoch(state, x, y) -> (state, metrics)``.
+
+    The training set ``x: (n, n_in)``, ``y: (n, ...)`` (on device) is permuted with
+    :func:`funcnn.train.state.shuffle_key` ``(state.key, state.step // n_batches)``, cut
+    into ``n_batches = n // batch_size`` batches and the step of :func:`make_train_step`
+    runs over them with ``jax.lax.scan``. ``metrics`` holds one value per step:
+    ``{"loss": (n_batches,), "grad_norm": (n_batches,)}``. The state is donated.
+
+    With ``mesh`` (a ``jax.sharding.Mesh`` with axis "data"), every batch is split across
+    the mesh's devices and params stay replicated (see :mod:`funcnn.train.sharding`).
+    """
+    if mesh is None:
+        fn = make_epoch_fn(model, loss, optimizer, batch_size=batch_size, grad=grad, l2=l2, l1=l1)
+        return _counted_jit(fn, donate_argnums=0)
+    from funcnn.train.sharding import batch_sharding, replicated
+
+    fn = make_epoch_fn(
+        model,
+        loss,
+        optimizer,
+        batch_size=batch_size,
+        grad=grad,
+        l2=l2,
+        l1=l1,
+        batch_sharding=batch_sharding(mesh, stacked=True),
+    )
+    rep = replicated(mesh)
+    return _counted_jit(fn, donate_argnums=0, in_shardings=rep, out_shardings=rep)
+
+
+# --- evaluation ---------------------------------------------------------------------------
+
+
+def _loss_name(loss) -> str | None:
+    return loss if isinstance(loss, str) else None
+
+
+def make_eval_fn(model, loss) -> Callable:
+    """The pure ``(params, x, y) -> {"loss": (), "accuracy": ()}`` of :func:`evaluate`."""
+    _check_loss(loss)
+    loss_fn = LOSSES[loss] if isinstance(loss, str) else loss
+    name = _loss_name(loss)
+
+    def eval_fn(params, x, y):
+        out = model.apply(params, x)  # evaluation mode: no dropout
+        metrics = {"loss": loss_fn(out, y)}
+        if name == "softmax_cross_entropy" and jnp.issubdtype(y.dtype, jnp.integer):
+            metrics["accuracy"] = jnp.mean(jnp.argmax(out, axis=1) == y)
+        elif name == "softmax_cross_entropy":  # one-hot / soft targets
+            metrics["accuracy"] = jnp.mean(jnp.argmax(out, axis=1) == jnp.argmax(y, axis=1))
+        elif name == "binary_cross_entropy":  # logit > 0  <=>  p > 1/2
+            metrics["accuracy"] = jnp.mean((out > 0) == (y > 0.5))
+        return metrics
+
+    return eval_fn
+
+
+@functools.lru_cache(maxsize=128)
+def _jitted_eval(model, loss):
+    return jax.jit(make_eval_fn(model, loss))
+
+
+def evaluate(model, params, x, y, loss) -> dict[str, jax.Array]:
+    """Loss and, for classification losses, accuracy of ``model`` on a whole set (jitted).
+
+    Args:
+        model: a funcnn model; evaluated without dropout.
+        params: its parameters.
+        x: ``(n, n_in)`` inputs.
+        y: targets as the loss takes them: int labels ``(n,)`` for
+            "softmax_cross_entropy", ``(n, 1)`` floats in {0, 1} for "binary_cross_entropy",
+            ``(n, n_out)`` for regression losses.
+        loss: the loss name (the data loss, without penalties, is reported).
+
+    Returns:
+        ``{"loss": ()}`` plus ``"accuracy": ()`` for "softmax_cross_entropy" (argmax of the
+        logits) and "binary_cross_entropy" (logit > 0), as device scalars.
+    """
+    _check_loss(loss)
+    _checks.check_same_batch(x, y, "x", "y")
+    return _jitted_eval(model, loss)(params, x, y)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import math
 import sys
 import time
 from collections.abc import Callable
@@ -351,9 +350,18 @@ class _Loop:
             )
 
     def _resume(self, state, history):
-        if not (self.resume and self.checkpointer is not None):
+        if self.checkpointer is None:
             if self.resume:
                 raise ValueError("resume=True needs checkpoint_dir=.")
+            return state, history, 0
+        if not self.resume:
+            existing = self.checkpointer.all_epochs()
+            if existing:
+                raise ValueError(
+                    f"checkpoint_dir {self.checkpointer.directory} already holds checkpoints "
+                    f"(epochs {existing}) of an earlier run; pass resume=True to continue it or "
+                    "use an empty directory."
+                )
             return state, history, 0
         epoch = self.checkpointer.latest_epoch()
         if epoch is None:
@@ -638,7 +646,3 @@ def fit(
     )
     state, params, history, wall, best_epoch, stopped = loop.run(state, placement)
     return FitResult(params, history, state, wall, _final(history), best_epoch, stopped, config)
-
-
-def _isfinite_number(v) -> bool:
-    return isinstance(v, (int, float)) and math.isfinite(v)

@@ -179,14 +179,8 @@ def epoch_batches(key, x, y, batch_size: int):
     """The training set permuted with ``key`` and cut into ``n // batch_size`` full batches:
     ``(n_batches, batch_size, ...)`` each (``funcnn.data.epoch_batches``, last partial batch
     dropped; every example is seen across epochs since each epoch draws a new permutation)."""
-    try:  # TEMPORARY until funcnn.data lands
-        from funcnn.data import epoch_batches as _data_epoch_batches
-    except ImportError:
-        n_batches = x.shape[0] // batch_size
-        perm = jax.random.permutation(key, x.shape[0])[: n_batches * batch_size]
-        xb = x[perm].reshape(n_batches, batch_size, *x.shape[1:])
-        yb = y[perm].reshape(n_batches, batch_size, *y.shape[1:])
-        return xb, yb
+    from funcnn.data import epoch_batches as _data_epoch_batches
+
     return _data_epoch_batches(key, x, y, batch_size, drop_last=True)
 
 

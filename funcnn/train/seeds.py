@@ -1,0 +1,303 @@
+"""Many training runs at once: N seeds (times a grid of one hyperparameter) in one program.
+
+Every run's :class:`~funcnn.train.state.TrainState` is stacked along a leading "runs" axis
+and the compiled epoch of :mod:`funcnn.train.step` is ``jax.vmap``-ped over it (and over the
+hyperparameter's value, which enters the optimizer or the loss as a traced scalar). The
+training set is shared. Run ``r`` with seed ``s`` and value ``v`` computes what
+``fit(model, data, seed=s, <name>=v)`` computes: the same keys, the same permutations, the
+same dropout masks, the same updates; only the floating-point order inside batched matrix
+products may differ.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import time
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from funcnn import _checks
+from funcnn.train.fit import (
+    _check_epoch_args,
+    _Loop,
+    _model_config,
+    _resolve_dataset,
+    _splits,
+    infer_loss,
+)
+from funcnn.train.optim import OPTIMIZERS, make_optimizer, make_schedule
+from funcnn.train.state import TrainState, init_state, seed_key
+from funcnn.train.step import (
+    _check_grad,
+    _check_loss,
+    _check_penalty,
+    make_epoch_fn,
+    make_eval_fn,
+)
+
+# Hyperparameters a grid may vary (each enters the program as a traced scalar).
+GRID_NAMES = ("lr", "weight_decay", "l2", "l1", "momentum")
+
+# fit() options that fit_seeds does not take.
+_UNSUPPORTED = ("mesh", "early_stopping_patience")
+
+
+class SeedsResult(NamedTuple):
+    """What :func:`fit_seeds` returns (leading axis of every array = runs).
+
+    Attributes:
+        params: stacked params, e.g. ``[{"w": (runs, n_in, n_out), "b": (runs, n_out)}]``.
+        history: ``name -> (runs, epochs)`` arrays (``epoch`` and ``time_s``: ``(epochs,)``).
+        state: the stacked final :class:`TrainState`.
+        runs: one dict per run: ``{"seed": s}`` plus ``{name: value}`` for a grid.
+        wall_time_s: seconds for the whole call, compilation included.
+        final: ``name -> (runs,)`` metrics of the last epoch.
+        config: the resolved configuration.
+    """
+
+    params: Any
+    history: dict[str, np.ndarray]
+    state: TrainState
+    runs: list[dict]
+    wall_time_s: float
+    final: dict[str, np.ndarray]
+    config: dict[str, Any]
+
+
+def _check_seeds(seeds) -> list[int]:
+    try:
+        seeds = list(seeds)
+    except TypeError:
+        raise TypeError(f"seeds must be a sequence of integers; got {seeds!r}.") from None
+    if not seeds:
+        raise ValueError("seeds must not be empty.")
+    for s in seeds:
+        seed_key(s)  # validates
+    return seeds
+
+
+def _check_grid(grid) -> tuple[str, list[float]] | None:
+    if grid is None:
+        return None
+    if not (isinstance(grid, (tuple, list)) and len(grid) == 2 and isinstance(grid[0], str)):
+        raise TypeError(
+            f'grid must be a pair (name, values), e.g. ("lr", [1e-3, 1e-2]); got {grid!r}.'
+        )
+    name, values = grid
+    _checks.check_choice(name, GRID_NAMES, "grid hyperparameter")
+    values = [float(v) for v in values]
+    if not values:
+        raise ValueError(f"grid values for {name!r} must not be empty.")
+    for v in values:
+        if not np.isfinite(v) or v < 0 or (name == "lr" and v == 0):
+            raise ValueError(
+                f"grid value {name}={v!r} must be finite and {'> 0' if name == 'lr' else '>= 0'}."
+            )
+    return name, values
+
+
+@functools.lru_cache(maxsize=32)
+def _programs(model, loss, spec: tuple, grid_name, batch_size, grad, dtype_name):
+    """Compiled (init, epoch, eval) programs over stacked runs, cached by configuration."""
+    s = dict(spec)
+    dtype = jnp.dtype(dtype_name)
+
+    def build(hyper):
+        v = dict(s)
+        if grid_name is not None:
+            v[grid_name] = hyper
+        if isinstance(v["optimizer"], optax.GradientTransformation):
+            opt = make_optimizer(v["optimizer"], clip_norm=v["clip_norm"])
+        else:
+            sched = make_schedule(
+                v["schedule"], v["lr"], total_steps=v["total_steps"], warmup_steps=v["warmup_steps"]
+            )
+            opt = make_optimizer(
+                v["optimizer"],
+                sched,
+                weight_decay=v["weight_decay"],
+                clip_norm=v["clip_norm"],
+                momentum=v["momentum"],
+            )
+        return opt, v["l2"], v["l1"]
+
+    def init_one(key, hyper):
+        opt, _, _ = build(hyper)
+        return init_state(model, opt, key, dtype)
+
+    def epoch_one(state, hyper, x, y):
+        opt, l2, l1 = build(hyper)
+        fn = make_epoch_fn(model, loss, opt, batch_size=batch_size, grad=grad, l2=l2, l1=l1)
+        return fn(state, x, y)
+
+    init = jax.jit(jax.vmap(init_one))
+    epoch = jax.jit(jax.vmap(epoch_one, in_axes=(0, 0, None, None)), donate_argnums=0)
+    evaluate = jax.jit(jax.vmap(make_eval_fn(model, loss), in_axes=(0, None, None)))
+    return init, epoch, evaluate
+
+
+def fit_seeds(
+    model,
+    dataset,
+    seeds: Sequence[int],
+    *,
+    grid: tuple[str, Sequence[float]] | None = None,
+    loss=None,
+    optimizer="adam",
+    lr=1e-3,
+    schedule="constant",
+    epochs: int = 10,
+    batch_size: int = 128,
+    grad: str = "autodiff",
+    weight_decay=0.0,
+    l2=0.0,
+    l1=0.0,
+    clip_norm=None,
+    momentum=0.9,
+    warmup_steps: int = 0,
+    checkpoint_dir=None,
+    checkpoint_every: int | None = None,
+    resume: bool = False,
+    callback=None,
+    eval_train: bool = True,
+    progress: bool = True,
+    dtype=jnp.float32,
+    **unsupported,
+) -> SeedsResult:
+    """Train one run per seed (per grid value and seed) in one compiled program (``jax.vmap``).
+
+    Args:
+        model, dataset, loss, optimizer, lr, schedule, epochs, batch_size, grad,
+            weight_decay, l2, l1, clip_norm, momentum, warmup_steps, checkpoint_dir,
+            checkpoint_every, resume, callback, eval_train, progress, dtype: as in
+            :func:`funcnn.train.fit` (a checkpoint holds the stacked state of all runs).
+        seeds: one run per seed (``jax.random.key(seed)``, exactly as ``fit(seed=seed)``).
+        grid: optional ``(name, values)`` with name in :data:`GRID_NAMES` ("lr",
+            "weight_decay", "l2", "l1", "momentum"): the runs are the product
+            ``values x seeds``, value-major (run ``i * len(seeds) + j`` has value ``i`` and
+            seed ``j``).
+
+    Returns:
+        :class:`SeedsResult` with stacked params and ``(runs, epochs)`` histories.
+    """
+    for k in unsupported:
+        if k in _UNSUPPORTED:
+            raise ValueError(f"fit_seeds does not support {k}=; use fit for it.")
+        raise TypeError(f"fit_seeds got an unexpected keyword argument {k!r}.")
+    seeds = _check_seeds(seeds)
+    grid = _check_grid(grid)
+    data = _resolve_dataset(dataset)
+    if loss is None:
+        loss = infer_loss(model, getattr(data, "n_classes", None))
+    _check_loss(loss, grad)
+    _check_grad(grad)
+    _check_penalty(l2, "l2")
+    _check_penalty(l1, "l1")
+    if not isinstance(optimizer, optax.GradientTransformation):
+        _checks.check_choice(optimizer, OPTIMIZERS, "optimizer")
+    elif grid is not None and grid[0] in ("lr", "weight_decay", "momentum"):
+        raise ValueError(
+            f"a grid over {grid[0]!r} needs a named optimizer; an optax.GradientTransformation "
+            "fixes its own hyperparameters."
+        )
+    splits = _splits(data, model, loss, dtype)
+    n_train = int(splits["train"][0].shape[0])
+    epochs, batch_size = _check_epoch_args(epochs, batch_size, n_train, checkpoint_every, None)
+    n_batches = n_train // batch_size
+    total_steps = epochs * n_batches
+
+    grid_name, values = grid if grid is not None else (None, [None])
+    runs = []
+    for v, s in itertools.product(values, seeds):
+        runs.append({"seed": s} if grid_name is None else {grid_name: v, "seed": s})
+    keys = jnp.stack([seed_key(r["seed"]) for r in runs])
+    hypers = (
+        jnp.asarray([r[grid_name] for r in runs], dtype)
+        if grid_name is not None
+        else jnp.zeros((len(runs),), dtype)
+    )
+    spec = (
+        ("optimizer", optimizer),
+        ("lr", lr),
+        ("schedule", schedule),
+        ("total_steps", total_steps),
+        ("warmup_steps", warmup_steps),
+        ("weight_decay", weight_decay),
+        ("clip_norm", clip_norm),
+        ("momentum", momentum),
+        ("l2", l2),
+        ("l1", l1),
+    )
+    init, epoch, evaluate = _programs(
+        model, loss, spec, grid_name, batch_size, grad, jnp.dtype(dtype).name
+    )
+    t0 = time.perf_counter()
+    state = init(keys, hypers)
+    sched = None
+    if grid_name != "lr" and not isinstance(optimizer, optax.GradientTransformation):
+        sched = make_schedule(schedule, lr, total_steps=total_steps, warmup_steps=warmup_steps)
+
+    config = {
+        "model": _model_config(model),
+        "dataset": getattr(data, "name", None),
+        "n_train": n_train,
+        "loss": loss if isinstance(loss, str) else repr(loss),
+        "optimizer": optimizer if isinstance(optimizer, str) else repr(optimizer),
+        "lr": lr,
+        "schedule": schedule,
+        "warmup_steps": warmup_steps,
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "seeds": seeds,
+        "grid": None if grid is None else list(grid),
+        "grad": grad,
+        "weight_decay": weight_decay,
+        "l2": l2,
+        "l1": l1,
+        "clip_norm": clip_norm,
+        "momentum": momentum,
+        "dtype": jnp.dtype(dtype).name,
+        "checkpoint_every": checkpoint_every,
+    }
+    loop = _Loop(
+        epoch_fn=lambda st, x, y: epoch(st, hypers, x, y),
+        eval_fn=evaluate,
+        splits=splits,
+        loss=loss,
+        epochs=epochs,
+        n_batches=n_batches,
+        schedule=sched,
+        config=config,
+        checkpoint_dir=checkpoint_dir,
+        checkpoint_every=checkpoint_every,
+        resume=resume,
+        patience=None,
+        callback=callback,
+        progress=progress,
+        runs=runs,
+        desc=f"{len(runs)} runs of {getattr(model, 'kind', 'model')}",
+        eval_train=eval_train,
+    )
+    state, params, history, _, _, _ = loop.run(state)
+    wall = time.perf_counter() - t0
+    stacked = {}
+    for k, v in history.items():
+        a = np.asarray(v)
+        stacked[k] = a.T if a.ndim == 2 else a  # (epochs, runs) -> (runs, epochs)
+    final = {k: (v[:, -1] if v.ndim == 2 else v[-1]) for k, v in stacked.items()}
+    return SeedsResult(params, stacked, state, runs, wall, final, config)
+
+
+def stack_runs(results: Sequence) -> Any:
+    """Stack the params of separate ``fit`` results along a leading runs axis (for
+    comparing with :func:`fit_seeds`)."""
+    return jax.tree.map(lambda *xs: jnp.stack(xs), *[r.params for r in results])
+
+
+__all__ = ["GRID_NAMES", "SeedsResult", "fit_seeds", "stack_runs"]

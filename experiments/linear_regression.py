@@ -239,6 +239,7 @@ def main(argv=None) -> dict:
     )
     axes[2].legend(fontsize=8)
     axes[2].tick_params(axis="x", labelsize=8)
+    fig.tight_layout()
     plots = [save_figure(fig, args.out / "linear_regression.png")]
 
     headline = (

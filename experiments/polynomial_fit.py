@@ -183,6 +183,7 @@ def main(argv=None) -> dict:
         title=f"Minibatch SGD (eta={args.lr}, B={args.batch_size}), n={args.n_train}",
     )
     axes[1].legend(fontsize=8, ncol=2)
+    fig.tight_layout()
     plots = [save_figure(fig, args.out / "polynomial_fit.png")]
 
     headline = (

@@ -129,7 +129,7 @@ def make_step_fn(
         j, grads = value_and_grad(state.params, x, y, key)
         updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
-        metrics = {"loss": j, "grad_norm": optax.global_norm(grads)}
+        metrics = {"loss": j, "grad_norm": optax.tree.norm(grads)}
         return TrainState(params, opt_state, state.step + 1, state.key), metrics
 
     return step

@@ -10,8 +10,8 @@ A checkpoint is one directory ``<checkpoint_dir>/<epoch>`` holding
 Atomicity comes from orbax: a checkpoint is written into a temporary directory
 (``<epoch>.orbax-checkpoint-tmp...``) that is renamed to ``<epoch>`` only after every file is
 complete. A process killed while writing leaves a temporary directory, which
-:meth:`Checkpointer.latest_epoch` never returns (and orbax deletes on the next start), so a
-run always resumes from the last *complete* checkpoint.
+:meth:`Checkpointer.latest_epoch` never returns and the next :class:`Checkpointer` on that
+directory deletes, so a run always resumes from the last *complete* checkpoint.
 """
 
 from __future__ import annotations
@@ -70,7 +70,10 @@ class Checkpointer:
         self._ocp = ocp
         self.directory = os.path.abspath(os.fspath(directory))
         options = ocp.CheckpointManagerOptions(
-            max_to_keep=max_to_keep, create=True, enable_async_checkpointing=False
+            max_to_keep=max_to_keep,
+            create=True,
+            enable_async_checkpointing=False,
+            cleanup_tmp_directories=True,  # leftovers of a process killed while saving
         )
         self._manager = ocp.CheckpointManager(self.directory, options=options)
 

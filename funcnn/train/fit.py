@@ -455,14 +455,19 @@ class _Loop:
                     else:
                         bad_epochs += 1
                     stopped = bad_epochs >= self.patience
-                if self.callback is not None and self.callback(epoch, state, history):
-                    stopped = True
-                last = epoch == self.epochs or stopped
+                saved = False
                 if self.checkpointer is not None and (
-                    last or (self.checkpoint_every and epoch % self.checkpoint_every == 0)
+                    epoch == self.epochs
+                    or stopped
+                    or (self.checkpoint_every and epoch % self.checkpoint_every == 0)
                 ):
                     self._save(epoch, state, history)
-                    last_saved = epoch
+                    last_saved, saved = epoch, True
+                if self.callback is not None and self.callback(epoch, state, history):
+                    stopped = True
+                    if self.checkpointer is not None and not saved:
+                        self._save(epoch, state, history)
+                        last_saved = epoch
                 if stopped:
                     break
         finally:

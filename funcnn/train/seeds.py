@@ -32,7 +32,7 @@ from funcnn.train.fit import (
     infer_loss,
 )
 from funcnn.train.optim import OPTIMIZERS, make_optimizer, make_schedule
-from funcnn.train.state import TrainState, init_state, seed_key
+from funcnn.train.state import TrainState, seed_key
 from funcnn.train.step import (
     _check_grad,
     _check_loss,
@@ -104,9 +104,9 @@ def _check_grid(grid) -> tuple[str, list[float]] | None:
 
 @functools.lru_cache(maxsize=32)
 def _programs(model, loss, spec: tuple, grid_name, batch_size, grad, dtype_name):
-    """Compiled (init, epoch, eval) programs over stacked runs, cached by configuration."""
+    """(optimizer init, compiled epoch, compiled eval) over stacked runs, cached by
+    configuration."""
     s = dict(spec)
-    dtype = jnp.dtype(dtype_name)
 
     def build(hyper):
         v = dict(s)
@@ -127,19 +127,34 @@ def _programs(model, loss, spec: tuple, grid_name, batch_size, grad, dtype_name)
             )
         return opt, v["l2"], v["l1"]
 
-    def init_one(key, hyper):
+    def opt_init(params, hyper):
         opt, _, _ = build(hyper)
-        return init_state(model, opt, key, dtype)
+        return opt.init(params)
 
     def epoch_one(state, hyper, x, y):
         opt, l2, l1 = build(hyper)
         fn = make_epoch_fn(model, loss, opt, batch_size=batch_size, grad=grad, l2=l2, l1=l1)
         return fn(state, x, y)
 
-    init = jax.jit(jax.vmap(init_one))
+    init = jax.vmap(opt_init)  # eager: a few zeros, nothing worth compiling
     epoch = jax.jit(jax.vmap(epoch_one, in_axes=(0, 0, None, None)), donate_argnums=0)
     evaluate = jax.jit(jax.vmap(make_eval_fn(model, loss), in_axes=(0, None, None)))
     return init, epoch, evaluate
+
+
+def _init_runs(model, opt_init, keys, hypers, dtype) -> TrainState:
+    """The stacked initial states: each run's params exactly as ``init_state`` draws them
+    (``model.init`` per run, outside any vmap), then the optimizer states under vmap."""
+    init_keys, run_keys = [], []
+    for key in keys:
+        init_key, run_key = jax.random.split(key)
+        init_keys.append(init_key)
+        run_keys.append(run_key)
+    params = [model.init(k, dtype) for k in init_keys]
+    params = jax.tree.map(lambda *xs: jnp.stack(xs), *params)
+    opt_state = opt_init(params, hypers)
+    steps = jnp.zeros((len(keys),), jnp.int32)
+    return TrainState(params, opt_state, steps, jnp.stack(run_keys))
 
 
 def fit_seeds(
@@ -216,7 +231,7 @@ def fit_seeds(
     runs = []
     for v, s in itertools.product(values, seeds):
         runs.append({"seed": s} if grid_name is None else {grid_name: v, "seed": s})
-    keys = jnp.stack([seed_key(r["seed"]) for r in runs])
+    keys = [seed_key(r["seed"]) for r in runs]
     hypers = (
         jnp.asarray([r[grid_name] for r in runs], dtype)
         if grid_name is not None
@@ -238,7 +253,7 @@ def fit_seeds(
         model, loss, spec, grid_name, batch_size, grad, jnp.dtype(dtype).name
     )
     t0 = time.perf_counter()
-    state = init(keys, hypers)
+    state = _init_runs(model, init, keys, hypers, dtype)
     sched = None
     if grid_name != "lr" and not isinstance(optimizer, optax.GradientTransformation):
         sched = make_schedule(schedule, lr, total_steps=total_steps, warmup_steps=warmup_steps)

@@ -1,0 +1,189 @@
+"""Run funcnn's benchmark suite and write results.json, RESULTS.md and plots.
+
+Usage::
+
+    python -m benchmarks                          # quick suite, float32, all benchmarks
+    python -m benchmarks --suite full --dtype bfloat16 --out benchmarks/results/my-gpu
+    python -m benchmarks --only roofline step     # a subset
+    python -m benchmarks --list                   # what there is
+
+The quick suite finishes in under 3 minutes on 2 CPU cores; the full suite is for a real
+machine (larger steps, longer timings, ``torch.compile``). ``--suite smoke`` runs every
+benchmark of this package on tiny sizes (numbers meaningless; for checking the machinery).
+The default output directory is ``benchmarks/results/<date>-<device>-<suite>[-<dtype>]/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import importlib
+import inspect
+import os
+import sys
+import time
+import traceback
+from collections.abc import Sequence
+
+from benchmarks import common, report
+
+BENCHES = {
+    "roofline": "benchmarks.bench_roofline",
+    "step": "benchmarks.bench_step",
+    "manual_vs_autodiff": "benchmarks.bench_manual_vs_autodiff",
+    "loop": "benchmarks.bench_loop",
+    "peers": "benchmarks.bench_peers",
+    "scaling": "benchmarks.bench_scaling",
+}
+"""Benchmark name -> module exposing ``run(quick: bool, ...) -> list[dict]``, in run order."""
+
+SUITES = ("quick", "full", "smoke")
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks",
+        description="funcnn's jit benchmarks: roofline, training step, manual backward vs "
+        "autodiff, on-device loop, peers, scaling.",
+    )
+    parser.add_argument(
+        "--suite",
+        choices=SUITES,
+        default="quick",
+        help="quick: < 3 min on 2 CPU cores (default); full: for a real machine; smoke: tiny "
+        "sizes, checks the machinery only",
+    )
+    parser.add_argument(
+        "--out",
+        default=None,
+        help="output directory (default benchmarks/results/<date>-<device>-<suite>)",
+    )
+    parser.add_argument(
+        "--dtype", choices=common.DTYPES, default="float32", help="dtype of params and data"
+    )
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        metavar="NAME",
+        default=None,
+        help=f"run only these: {', '.join(BENCHES)}",
+    )
+    parser.add_argument("--list", action="store_true", help="list the benchmarks and exit")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    args = parser.parse_args(argv)
+    if args.only:
+        unknown = [n for n in args.only if n not in BENCHES]
+        if unknown:
+            parser.error(f"--only: unknown benchmark(s) {unknown}; choose from {list(BENCHES)}")
+    return args
+
+
+def _call_run(module, name: str, args, roofline: float | None) -> list[dict]:
+    """Call ``module.run`` with what it accepts: always ``quick``; ``dtype``, ``config``,
+    ``roofline`` and ``progress`` when its signature has them."""
+    params = inspect.signature(module.run).parameters
+    kwargs = {}
+    if "dtype" in params:
+        kwargs["dtype"] = args.dtype
+    elif args.dtype != "float32":
+        print(f"[{name}] runs in its own dtype: its run() takes no dtype (asked for {args.dtype})")
+    if "roofline" in params:
+        kwargs["roofline"] = roofline
+    if "progress" in params:
+        kwargs["progress"] = not args.no_progress
+    if args.suite == "smoke":
+        if "config" in params and hasattr(module, "SMOKE"):
+            kwargs["config"] = module.SMOKE
+        else:
+            print(f"[{name}] has no smoke configuration: running its quick suite")
+    return list(module.run(quick=args.suite != "full", **kwargs))
+
+
+def run_suite(args: argparse.Namespace) -> tuple[dict, int]:
+    """Run the selected benchmarks; returns the results dict (also written) and an exit code."""
+    from benchmarks import bench_roofline
+
+    device = common.device_info()
+    out_dir = args.out or common.default_out_dir(args.suite, args.dtype, device)
+    command = "python -m benchmarks " + " ".join(sys.argv[1:] if args.argv is None else args.argv)
+    t_start = time.perf_counter()
+    results = {
+        "schema_version": common.SCHEMA_VERSION,
+        "suite": args.suite,
+        "dtype": args.dtype,
+        "command": command.strip(),
+        "started": _dt.datetime.now().isoformat(timespec="seconds"),
+        "wall_s": 0.0,
+        "device": device,
+        "versions": common.versions(),
+        "benches": {},
+        "records": [],
+        "invalid_records": [],
+    }
+    print(
+        f"[benchmarks] {args.suite} suite, {args.dtype}, on {device['platform']} / "
+        f"{device['device_kind']}; writing to {out_dir}"
+    )
+    selected = args.only or list(BENCHES)
+    failed = False
+    roofline = None
+    for name in BENCHES:
+        if name not in selected:
+            continue
+        t0 = time.perf_counter()
+        status: dict = {"status": "ok"}
+        try:
+            module = importlib.import_module(BENCHES[name])
+        except ImportError as e:
+            reason = f"not available: {e}"
+            print(f"[{name}] skipped: {reason}")
+            results["benches"][name] = {"status": "skipped", "reason": reason, "seconds": 0.0}
+            continue
+        try:
+            records = _call_run(module, name, args, roofline)
+        except Exception as e:  # one broken benchmark must not lose the others' results
+            failed = True
+            traceback.print_exc()
+            status = {"status": "error", "reason": f"{type(e).__name__}: {e}"[:500]}
+            records = []
+        good = 0
+        for rec in records:
+            rec = common.normalize_record(rec, bench=name)
+            problems = common.validate_record(rec)
+            if problems:
+                print(f"[{name}] record {rec.get('name')!r} does not fit the schema: {problems}")
+                results["invalid_records"].append({"record": rec, "problems": problems})
+                status = {"status": "invalid records", "reason": "; ".join(problems)[:500]}
+                failed = True
+            else:
+                results["records"].append(rec)
+                good += 1
+        if name == "roofline":
+            roofline = bench_roofline.roofline_from(results["records"], args.dtype)
+        status.update(seconds=time.perf_counter() - t0, records=good)
+        results["benches"][name] = status
+        results["wall_s"] = time.perf_counter() - t_start
+        common.write_json_atomic(os.path.join(out_dir, "results.json"), results)
+    results["wall_s"] = time.perf_counter() - t_start
+    common.write_json_atomic(os.path.join(out_dir, "results.json"), results)
+    written = report.write_report(out_dir, results)
+    print(
+        f"[benchmarks] done in {results['wall_s']:.0f} s: {out_dir}/results.json, "
+        f"{', '.join(os.path.basename(p) for p in written.values())}"
+    )
+    return results, 1 if failed else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    args.argv = None if argv is None else list(argv)
+    if args.list:
+        for name, mod in BENCHES.items():
+            print(f"{name:20s} {mod}")
+        return 0
+    _, code = run_suite(args)
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,141 @@
+"""step: one jitted MLP training step (forward, backward, Adam update) against the roofline.
+
+The step is funcnn's: ``funcnn.mlp(sizes, "relu")``, ``funcnn.softmax_cross_entropy`` (batch
+mean), ``optax.adam(1e-3)``, jitted with the parameter and optimizer buffers donated (or
+``funcnn.train.make_train_step``, the same computation, when the training engine is there).
+Each call consumes the previous call's parameters, as in training. Compile time is measured
+apart with ``.lower(...).compile()``.
+
+FLOPs are counted as ``6 * params * batch`` (forward 2PB, backward 4PB), the customary count
+the targets are stated in. A training step does not compute the gradient of its input, so the
+matmuls it really performs are fewer: ``flops_exact`` (2 B (3 sum n_in n_out - n_0 n_1)) is
+recorded beside, with its own fraction of the roofline.
+
+    python -m benchmarks --only roofline step
+"""
+
+from __future__ import annotations
+
+import jax
+
+from benchmarks import common
+
+NAME = "step"
+
+MNIST1D = (40, 256, 256, 10)
+LARGE = (784, 1024, 1024, 10)
+
+CONFIGS = {
+    ("quick", "cpu"): {
+        "workloads": [(MNIST1D, 128), ((784, 512, 512, 10), 256), (LARGE, 512)],
+        "budget_s": 1.5,
+    },
+    ("full", "cpu"): {
+        "workloads": [
+            (MNIST1D, 32),
+            (MNIST1D, 128),
+            (MNIST1D, 1024),
+            ((784, 256, 256, 10), 128),
+            ((784, 512, 512, 10), 256),
+            (LARGE, 128),
+            (LARGE, 512),
+            (LARGE, 2048),
+            ((784, 2048, 2048, 10), 1024),
+        ],
+        "budget_s": 4.0,
+    },
+    ("quick", "accel"): {
+        "workloads": [(MNIST1D, 128), (LARGE, 512), ((784, 4096, 4096, 10), 8192)],
+        "budget_s": 1.0,
+    },
+    ("full", "accel"): {
+        "workloads": [
+            (MNIST1D, 128),
+            (MNIST1D, 8192),
+            (LARGE, 512),
+            (LARGE, 8192),
+            ((784, 4096, 4096, 10), 8192),
+            ((1024, 8192, 8192, 1024), 16384),
+            ((4096, 16384, 16384, 4096), 16384),
+        ],
+        "budget_s": 3.0,
+    },
+}
+SMOKE = {"workloads": [((8, 16, 16, 4), 8)], "budget_s": 0.05}
+"""Tiny sizes for tests: the numbers mean nothing, the records are real."""
+
+
+def config_for(quick: bool, platform: str | None = None) -> dict:
+    platform = platform or jax.devices()[0].platform
+    return CONFIGS[("quick" if quick else "full", "cpu" if platform == "cpu" else "accel")]
+
+
+def step_record(
+    sizes, batch: int, dtype: str, budget_s: float, roofline: float | None, device=None
+) -> dict:
+    """Compile and time funcnn's step for one (sizes, batch); one record."""
+    fs = common.funcnn_step(sizes, dtype=dtype)
+    x, y = common.mlp_batch(sizes, batch, dtype)
+    _, compile_s = fs.compile(x, y)
+    chain = fs.chain(x, y)
+    first = common.time_calls(chain, repeats=common.MIN_REPEATS, warmup=3)
+    repeats = common.repeats_for(first.median, budget_s)
+    timing = first
+    if repeats > first.repeats:
+        timing = common.time_calls(chain, repeats=repeats, warmup=0)
+    exact = common.mlp_step_matmul_flops(sizes, batch)
+    rec = common.make_record(
+        NAME,
+        "funcnn",
+        common.workload("mlp", sizes, batch, dtype, optimizer="adam", impl=fs.impl),
+        timing,
+        compile_s=compile_s,
+        flops=common.mlp_step_flops(sizes, batch),
+        flops_formula=common.FLOPS_FORMULA,
+        roofline=roofline,
+        device=device,
+        params=common.mlp_params(sizes),
+        flops_exact=float(exact),
+        flops_exact_formula=common.FLOPS_EXACT_FORMULA,
+    )
+    if roofline:
+        rec["fraction_of_roofline_exact"] = exact / timing.median / roofline
+        rec["roofline_flops_per_s"] = float(roofline)
+    common.check_record(rec)
+    return rec
+
+
+def run(
+    quick: bool = True,
+    *,
+    dtype: str = "float32",
+    config: dict | None = None,
+    roofline: float | None = None,
+    progress=True,
+) -> list[dict]:
+    """Time funcnn's training step over the sweep of (sizes, batch).
+
+    Args:
+        quick: the quick suite's sweep (else the full one).
+        dtype: "float32" or "bfloat16" (parameters, optimizer state and data).
+        config: override ``{"workloads": [(sizes, batch), ...], "budget_s": float}``.
+        roofline: the measured matmul FLOP/s; measured here (quick sizes) when None.
+    """
+    cfg = dict(config or config_for(quick))
+    if roofline is None:
+        from benchmarks import bench_roofline
+
+        roofline = bench_roofline.measure_roofline(quick, dtype=dtype)
+    device = common.device_info()
+    records = []
+    for sizes, batch in common.progress(cfg["workloads"], desc="step", enabled=progress):
+        rec = step_record(tuple(sizes), batch, dtype, cfg["budget_s"], roofline, device)
+        records.append(rec)
+        print(
+            f"[step] {'-'.join(map(str, sizes))} batch {batch} {dtype}: "
+            f"{rec['median_s'] * 1e3:.3f} ms, {rec['achieved_flops_per_s'] / 1e9:.1f} GFLOP/s, "
+            f"{rec.get('fraction_of_roofline', float('nan')):.0%} of roofline "
+            f"({rec.get('fraction_of_roofline_exact', float('nan')):.0%} counting exact matmuls); "
+            f"compile {rec['compile_s']:.2f} s"
+        )
+    return records

@@ -25,6 +25,14 @@ from funcnn.train.fit import (
     versions,
 )
 from funcnn.train.optim import OPTIMIZERS, SCHEDULES, make_optimizer, make_schedule
+from funcnn.train.seeds import (
+    GRID_NAMES,
+    SeedsResult,
+    fit_seeds,
+    init_states,
+    make_vmapped_epoch,
+    stack_runs,
+)
 from funcnn.train.sharding import fit_sharded, make_mesh
 from funcnn.train.state import TrainState, dropout_key, init_state, shuffle_key
 from funcnn.train.step import (
@@ -41,17 +49,21 @@ from funcnn.train.step import (
 __all__ = [
     "Checkpointer",
     "FitResult",
+    "GRID_NAMES",
     "NonFiniteLossError",
     "OPTIMIZERS",
     "SCHEDULES",
+    "SeedsResult",
     "TrainState",
     "device_info",
     "dropout_key",
     "evaluate",
     "fit",
+    "fit_seeds",
     "fit_sharded",
     "infer_loss",
     "init_state",
+    "init_states",
     "make_epoch",
     "make_epoch_fn",
     "make_eval_fn",
@@ -62,7 +74,9 @@ __all__ = [
     "make_step_fn",
     "make_train_step",
     "make_value_and_grad",
+    "make_vmapped_epoch",
     "prepare_targets",
     "shuffle_key",
+    "stack_runs",
     "versions",
 ]

@@ -309,10 +309,50 @@ def fit_seeds(
     return SeedsResult(params, stacked, state, runs, wall, final, config)
 
 
+def init_states(
+    model, optimizer: optax.GradientTransformation, seeds: Sequence[int], dtype=jnp.float32
+):
+    """The stacked :class:`TrainState` of one run per seed, each exactly
+    ``init_state(model, optimizer, jax.random.key(seed))``."""
+    seeds = _check_seeds(seeds)
+    zeros = jnp.zeros((len(seeds),), dtype)
+    return _init_runs(
+        model, jax.vmap(lambda p, _: optimizer.init(p)), [seed_key(s) for s in seeds], zeros, dtype
+    )
+
+
+@functools.lru_cache(maxsize=32)
+def make_vmapped_epoch(
+    model,
+    loss,
+    optimizer: optax.GradientTransformation,
+    *,
+    batch_size: int,
+    grad="autodiff",
+    l2=0.0,
+    l1=0.0,
+):
+    """One compiled epoch of many runs at once: ``epoch(states, x, y) -> (states, metrics)``.
+
+    ``jax.vmap`` of :func:`funcnn.train.step.make_epoch_fn` over the leading axis of the
+    stacked states (:func:`init_states`); the data are shared; ``metrics`` are
+    ``(runs, n_batches)``. The states are donated.
+    """
+    fn = make_epoch_fn(model, loss, optimizer, batch_size=batch_size, grad=grad, l2=l2, l1=l1)
+    return jax.jit(jax.vmap(fn, in_axes=(0, None, None)), donate_argnums=0)
+
+
 def stack_runs(results: Sequence) -> Any:
     """Stack the params of separate ``fit`` results along a leading runs axis (for
     comparing with :func:`fit_seeds`)."""
     return jax.tree.map(lambda *xs: jnp.stack(xs), *[r.params for r in results])
 
 
-__all__ = ["GRID_NAMES", "SeedsResult", "fit_seeds", "stack_runs"]
+__all__ = [
+    "GRID_NAMES",
+    "SeedsResult",
+    "fit_seeds",
+    "init_states",
+    "make_vmapped_epoch",
+    "stack_runs",
+]

@@ -402,6 +402,10 @@ class _Loop:
             bad_epochs = start - best_epoch
         x_train, y_train = self.splits["train"]
         last_saved = start if start else None
+        lrs = None  # the learning rate of each epoch's last update, in one compiled call
+        if self.schedule is not None:
+            last_steps = np.arange(1, self.epochs + 1) * self.n_batches - 1
+            lrs = np.broadcast_to(np.asarray(jax.jit(self.schedule)(last_steps)), last_steps.shape)
         bar = _progress(self.epochs, start, self.desc, self.progress)
         try:
             for epoch in range(start + 1, self.epochs + 1):
@@ -434,8 +438,8 @@ class _Loop:
                     "loss": _tolist(losses.mean(axis=-1)),
                     "grad_norm": _tolist(np.asarray(metrics["grad_norm"]).mean(axis=-1)),
                 }
-                if self.schedule is not None:
-                    record["lr"] = _tolist(np.asarray(self.schedule(epoch * self.n_batches - 1)))
+                if lrs is not None:
+                    record["lr"] = float(lrs[epoch - 1])
                 for split, (x, y) in self.splits.items():
                     if split == "train" and not self.eval_train:
                         continue
@@ -511,6 +515,7 @@ def fit(
     epochs: int = 10,
     batch_size: int = 128,
     seed: int = 0,
+    data_seed: int | None = None,
     grad: str = "autodiff",
     weight_decay=0.0,
     l2=0.0,
@@ -547,6 +552,9 @@ def fit(
         batch_size: minibatch size B (1: single-sample SGD; n_train: full-batch GD). Each
             epoch uses ``n_train // B`` full batches of a fresh permutation.
         seed: ``jax.random.key(seed)`` drives the init, the shuffling and dropout.
+        data_seed: if given, the order of the training set in each epoch comes from
+            ``jax.random.key(data_seed)`` instead of from ``seed`` (so runs with different
+            seeds see the same batches).
         grad: "autodiff" (``jax.grad``) or "manual" (``funcnn.backprop``).
         weight_decay: decoupled weight decay lambda: ``w <- (1 - eta lambda) w - eta d``.
         l2, l1: penalties ``l2 * 1/2 ||w||^2 + l1 * ||w||_1`` added to the loss.
@@ -615,6 +623,7 @@ def fit(
         "epochs": epochs,
         "batch_size": batch_size,
         "seed": seed,
+        "data_seed": data_seed,
         "grad": grad,
         "weight_decay": weight_decay,
         "l2": l2,
@@ -627,7 +636,15 @@ def fit(
         "checkpoint_every": checkpoint_every,
     }
     epoch_fn = make_epoch(
-        model, loss, opt, batch_size=batch_size, grad=grad, l2=l2, l1=l1, mesh=mesh
+        model,
+        loss,
+        opt,
+        batch_size=batch_size,
+        grad=grad,
+        l2=l2,
+        l1=l1,
+        mesh=mesh,
+        data_seed=data_seed,
     )
     state = init_state(model, opt, key, dtype)
     loop = _Loop(

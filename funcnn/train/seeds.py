@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import itertools
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 import jax
@@ -34,9 +34,11 @@ from funcnn.train.fit import (
 from funcnn.train.optim import OPTIMIZERS, make_optimizer, make_schedule
 from funcnn.train.state import TrainState, seed_key
 from funcnn.train.step import (
+    _check_data_seed,
     _check_grad,
     _check_loss,
     _check_penalty,
+    batches_for,
     make_epoch_fn,
     make_eval_fn,
 )
@@ -102,8 +104,29 @@ def _check_grid(grid) -> tuple[str, list[float]] | None:
     return name, values
 
 
+def _vmap_epoch(run_one: Callable, batch_size: int, data_seed: int | None) -> Callable:
+    """``epoch(states, hypers, x, y)`` over stacked runs from ``run_one(state, hyper, xb, yb)``.
+
+    Each run draws its own batches (under the vmap), unless ``data_seed`` fixes one data
+    order for all runs: then the batches are drawn once, outside the vmap, and shared.
+    """
+    if data_seed is None:
+
+        def one(state, hyper, x, y):
+            return run_one(state, hyper, *batches_for(state, x, y, batch_size))
+
+        return jax.vmap(one, in_axes=(0, 0, None, None))
+
+    def epoch(states, hypers, x, y):
+        first = jax.tree.map(lambda a: a[0], states)  # every run is at the same step
+        xb, yb = batches_for(first, x, y, batch_size, data_seed)
+        return jax.vmap(run_one, in_axes=(0, 0, None, None))(states, hypers, xb, yb)
+
+    return epoch
+
+
 @functools.lru_cache(maxsize=32)
-def _programs(model, loss, spec: tuple, grid_name, batch_size, grad, dtype_name):
+def _programs(model, loss, spec: tuple, grid_name, batch_size, grad, data_seed):
     """(optimizer init, compiled epoch, compiled eval) over stacked runs, cached by
     configuration."""
     s = dict(spec)
@@ -131,13 +154,13 @@ def _programs(model, loss, spec: tuple, grid_name, batch_size, grad, dtype_name)
         opt, _, _ = build(hyper)
         return opt.init(params)
 
-    def epoch_one(state, hyper, x, y):
+    def run_one(state, hyper, xb, yb):
         opt, l2, l1 = build(hyper)
         fn = make_epoch_fn(model, loss, opt, batch_size=batch_size, grad=grad, l2=l2, l1=l1)
-        return fn(state, x, y)
+        return fn.run(state, xb, yb)
 
     init = jax.vmap(opt_init)  # eager: a few zeros, nothing worth compiling
-    epoch = jax.jit(jax.vmap(epoch_one, in_axes=(0, 0, None, None)), donate_argnums=0)
+    epoch = jax.jit(_vmap_epoch(run_one, batch_size, data_seed), donate_argnums=0)
     evaluate = jax.jit(jax.vmap(make_eval_fn(model, loss), in_axes=(0, None, None)))
     return init, epoch, evaluate
 
@@ -169,6 +192,7 @@ def fit_seeds(
     schedule="constant",
     epochs: int = 10,
     batch_size: int = 128,
+    data_seed: int | None = None,
     grad: str = "autodiff",
     weight_decay=0.0,
     l2=0.0,
@@ -188,11 +212,13 @@ def fit_seeds(
     """Train one run per seed (per grid value and seed) in one compiled program (``jax.vmap``).
 
     Args:
-        model, dataset, loss, optimizer, lr, schedule, epochs, batch_size, grad,
+        model, dataset, loss, optimizer, lr, schedule, epochs, batch_size, data_seed, grad,
             weight_decay, l2, l1, clip_norm, momentum, warmup_steps, checkpoint_dir,
             checkpoint_every, resume, callback, eval_train, progress, dtype: as in
             :func:`funcnn.train.fit` (a checkpoint holds the stacked state of all runs).
         seeds: one run per seed (``jax.random.key(seed)``, exactly as ``fit(seed=seed)``).
+            With ``data_seed`` all runs see the same batches, drawn once per epoch for all
+            of them (much cheaper for small models, where shuffling is most of an epoch).
         grid: optional ``(name, values)`` with name in :data:`GRID_NAMES` ("lr",
             "weight_decay", "l2", "l1", "momentum"): the runs are the product
             ``values x seeds``, value-major (run ``i * len(seeds) + j`` has value ``i`` and
@@ -207,6 +233,7 @@ def fit_seeds(
         raise TypeError(f"fit_seeds got an unexpected keyword argument {k!r}.")
     seeds = _check_seeds(seeds)
     grid = _check_grid(grid)
+    _check_data_seed(data_seed)
     data = _resolve_dataset(dataset)
     if loss is None:
         loss = infer_loss(model, getattr(data, "n_classes", None))
@@ -249,9 +276,7 @@ def fit_seeds(
         ("l2", l2),
         ("l1", l1),
     )
-    init, epoch, evaluate = _programs(
-        model, loss, spec, grid_name, batch_size, grad, jnp.dtype(dtype).name
-    )
+    init, epoch, evaluate = _programs(model, loss, spec, grid_name, batch_size, grad, data_seed)
     t0 = time.perf_counter()
     state = _init_runs(model, init, keys, hypers, dtype)
     sched = None
@@ -331,15 +356,24 @@ def make_vmapped_epoch(
     grad="autodiff",
     l2=0.0,
     l1=0.0,
+    data_seed: int | None = None,
 ):
     """One compiled epoch of many runs at once: ``epoch(states, x, y) -> (states, metrics)``.
 
-    ``jax.vmap`` of :func:`funcnn.train.step.make_epoch_fn` over the leading axis of the
-    stacked states (:func:`init_states`); the data are shared; ``metrics`` are
+    ``jax.vmap`` of the epoch of :func:`funcnn.train.step.make_epoch_fn` over the leading
+    axis of the stacked states (:func:`init_states`); the data are shared, and with
+    ``data_seed`` so is each epoch's order (drawn once). ``metrics`` are
     ``(runs, n_batches)``. The states are donated.
     """
-    fn = make_epoch_fn(model, loss, optimizer, batch_size=batch_size, grad=grad, l2=l2, l1=l1)
-    return jax.jit(jax.vmap(fn, in_axes=(0, None, None)), donate_argnums=0)
+    fn = make_epoch_fn(
+        model, loss, optimizer, batch_size=batch_size, grad=grad, l2=l2, l1=l1, data_seed=data_seed
+    )
+    vm = _vmap_epoch(lambda st, _, xb, yb: fn.run(st, xb, yb), batch_size, data_seed)
+
+    def epoch(states, x, y):
+        return vm(states, jnp.zeros(states.step.shape), x, y)
+
+    return jax.jit(epoch, donate_argnums=0)
 
 
 def stack_runs(results: Sequence) -> Any:

@@ -66,3 +66,9 @@ def dropout_key(run_key: jax.Array, step) -> jax.Array:
 def shuffle_key(run_key: jax.Array, epoch) -> jax.Array:
     """The key that permutes the training set in epoch ``epoch`` (0-based) of a run."""
     return jax.random.fold_in(jax.random.fold_in(run_key, _SHUFFLE_STREAM), epoch)
+
+
+def data_shuffle_key(data_seed: int, epoch) -> jax.Array:
+    """The key that permutes the training set in epoch ``epoch`` when the data order is set
+    by ``data_seed`` rather than by each run's seed (shared by all runs of ``fit_seeds``)."""
+    return jax.random.fold_in(jax.random.fold_in(jax.random.key(data_seed), _SHUFFLE_STREAM), epoch)

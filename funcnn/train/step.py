@@ -19,6 +19,7 @@ section 6.1; the digest, section 3).
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable
 
 import jax
@@ -28,7 +29,7 @@ import optax
 from funcnn import _checks
 from funcnn.losses import LOSSES, l1_penalty, l2_penalty
 from funcnn.train.optim import _is_zero
-from funcnn.train.state import TrainState, dropout_key, shuffle_key
+from funcnn.train.state import TrainState, data_shuffle_key, dropout_key, shuffle_key
 
 GRADS = ("autodiff", "manual")
 CLASSIFICATION_LOSSES = ("softmax_cross_entropy", "binary_cross_entropy")
@@ -175,13 +176,73 @@ def make_train_step(
     return _counted_jit(step, donate_argnums=0)
 
 
-def epoch_batches(key, x, y, batch_size: int):
-    """The training set permuted with ``key`` and cut into ``n // batch_size`` full batches:
-    ``(n_batches, batch_size, ...)`` each (``funcnn.data.epoch_batches``, last partial batch
-    dropped; every example is seen across epochs since each epoch draws a new permutation)."""
-    from funcnn.data import epoch_batches as _data_epoch_batches
+def _permutation_rounds(n: int) -> int:
+    """Rounds of :func:`permutation` so that ties cannot bias it (see there)."""
+    index_bits = max(1, math.ceil(math.log2(n)))
+    random_bits = 32 - index_bits
+    if random_bits < 8:
+        raise ValueError(f"permutation supports n <= 2**24; got n = {n}.")
+    # A pair keeps a non-random order only if it ties in every round: probability
+    # 2^(-rounds * random_bits) per pair; keep the expected number of such pairs < 1e-3.
+    pairs = n * (n - 1) / 2
+    rounds = 1
+    while pairs * 2.0 ** (-rounds * random_bits) > 1e-3:
+        rounds += 1
+    return rounds
 
-    return _data_epoch_batches(key, x, y, batch_size, drop_last=True)
+
+def permutation(key, n: int) -> jax.Array:
+    """A random permutation of ``range(n)`` (int32 ``(n,)``), fast under ``jax.vmap``.
+
+    Like ``jax.random.permutation`` it sorts random keys, but it packs each element's
+    random bits (high bits) and its current position (low ``ceil(log2 n)`` bits) into one
+    ``uint32`` and sorts that single operand: XLA's CPU sort of one array is several times
+    faster than the key-value sort, most of all for many runs at once (``fit_seeds``),
+    where it dominated the epoch of small models. Elements whose random bits tie keep the
+    previous round's (random) order; the number of rounds makes a pair that ties in every
+    round improbable (fewer than 1e-3 such pairs expected), as ``jax.random.permutation``
+    does with its own rounds.
+    """
+    n = _checks.check_positive_int(n, "n")
+    index_bits = max(1, math.ceil(math.log2(n)))
+    mask = jnp.uint32((1 << index_bits) - 1)
+    position = jnp.arange(n, dtype=jnp.uint32)
+    perm = position
+    for r in range(_permutation_rounds(n)):
+        bits = jax.random.bits(jax.random.fold_in(key, r), (n,), jnp.uint32)
+        order = jnp.sort((bits & ~mask) | position) & mask  # sort by bits, ties by position
+        perm = perm[order]
+    return perm.astype(jnp.int32)
+
+
+def epoch_batches(key, x, y, batch_size: int):
+    """The training set permuted with ``key`` and cut into ``n // batch_size`` full batches
+    ``(n_batches, batch_size, ...)``: the layout of ``funcnn.data.epoch_batches`` with
+    ``drop_last=True`` (the ``n % batch_size`` examples left over this epoch are used in
+    others, since each epoch draws a new permutation), drawn with :func:`permutation`."""
+    n = _checks.check_same_batch(x, y, "x", "y")
+    batch_size = _checks.check_positive_int(batch_size, "batch_size")
+    if batch_size > n:
+        raise ValueError(f"batch_size ({batch_size}) must be at most the training set size ({n}).")
+    n_batches = n // batch_size
+    idx = permutation(key, n)[: n_batches * batch_size].reshape(n_batches, batch_size)
+    return jnp.take(x, idx, axis=0), jnp.take(y, idx, axis=0)
+
+
+def batches_for(state: TrainState, x, y, batch_size: int, data_seed: int | None = None):
+    """This epoch's shuffled batches ``(n_batches, B, ...)`` for a run in ``state``.
+
+    The epoch number is ``e = state.step // n_batches``; the permutation depends only on
+    ``(state.key, e)`` (:func:`funcnn.train.state.shuffle_key`), or on ``(data_seed, e)``
+    (:func:`funcnn.train.state.data_shuffle_key`) when the data order is fixed apart from
+    the run's seed. So a resumed run shuffles exactly like an uninterrupted one.
+    """
+    n = _checks.check_same_batch(x, y, "x", "y")
+    if batch_size > n:
+        raise ValueError(f"batch_size ({batch_size}) must be at most the training set size ({n}).")
+    e = state.step // (n // batch_size)
+    key = shuffle_key(state.key, e) if data_seed is None else data_shuffle_key(data_seed, e)
+    return epoch_batches(key, x, y, batch_size)
 
 
 def make_epoch_fn(
@@ -194,28 +255,39 @@ def make_epoch_fn(
     l2=0.0,
     l1=0.0,
     batch_sharding=None,
+    data_seed: int | None = None,
 ) -> Callable:
-    """The pure (un-jitted) epoch ``(state, x, y) -> (state, metrics)``; see :func:`make_epoch`."""
+    """The pure (un-jitted) epoch ``(state, x, y) -> (state, metrics)``; see :func:`make_epoch`.
+
+    Its two halves are attributes: ``epoch.batches(state, x, y) -> (xb, yb)``
+    (:func:`batches_for`) and ``epoch.run(state, xb, yb) -> (state, metrics)`` (the scan).
+    """
     batch_size = _checks.check_positive_int(batch_size, "batch_size")
+    _check_data_seed(data_seed)
     step = make_step_fn(model, loss, optimizer, grad=grad, l2=l2, l1=l1)
 
-    def epoch(state: TrainState, x, y):
-        n = _checks.check_same_batch(x, y, "x", "y")
-        if batch_size > n:
-            raise ValueError(
-                f"batch_size ({batch_size}) must be at most the training set size ({n})."
-            )
-        n_batches = n // batch_size
-        # Epoch number e = k // n_batches: the permutation depends only on (key, e), so a
-        # resumed run shuffles exactly like an uninterrupted one.
-        e = state.step // n_batches
-        xb, yb = epoch_batches(shuffle_key(state.key, e), x, y, batch_size)  # (n_batches, B, ...)
+    def batches(state: TrainState, x, y):
+        return batches_for(state, x, y, batch_size, data_seed)
+
+    def run(state: TrainState, xb, yb):
         if batch_sharding is not None:  # data parallel: split every batch across devices
             xb = jax.lax.with_sharding_constraint(xb, batch_sharding)
             yb = jax.lax.with_sharding_constraint(yb, batch_sharding)
         return jax.lax.scan(step, state, (xb, yb))
 
+    def epoch(state: TrainState, x, y):
+        xb, yb = batches(state, x, y)  # (n_batches, B, ...)
+        return run(state, xb, yb)
+
+    epoch.batches, epoch.run = batches, run
     return epoch
+
+
+def _check_data_seed(data_seed) -> None:
+    if data_seed is not None and (
+        isinstance(data_seed, bool) or not isinstance(data_seed, int) or data_seed < 0
+    ):
+        raise ValueError(f"data_seed must be None or a non-negative integer; got {data_seed!r}.")
 
 
 @functools.lru_cache(maxsize=128)
@@ -229,32 +301,27 @@ def make_epoch(
     l2=0.0,
     l1=0.0,
     mesh=None,
+    data_seed: int | None = None,
 ):
     """One epoch as one compiled call: ``epoch(state, x, y) -> (state, metrics)``.
 
-    The training set ``x: (n, n_in)``, ``y: (n, ...)`` (on device) is permuted with
-    :func:`funcnn.train.state.shuffle_key` ``(state.key, state.step // n_batches)``, cut
-    into ``n_batches = n // batch_size`` batches and the step of :func:`make_train_step`
-    runs over them with ``jax.lax.scan``. ``metrics`` holds one value per step:
-    ``{"loss": (n_batches,), "grad_norm": (n_batches,)}``. The state is donated.
+    The training set ``x: (n, n_in)``, ``y: (n, ...)`` (on device) is permuted with the
+    key of epoch ``state.step // n_batches`` (:func:`batches_for`: from the run's key, or
+    from ``data_seed`` when given), cut into ``n_batches = n // batch_size`` batches and the
+    step of :func:`make_train_step` runs over them with ``jax.lax.scan``. ``metrics`` holds
+    one value per step: ``{"loss": (n_batches,), "grad_norm": (n_batches,)}``. The state is
+    donated.
 
     With ``mesh`` (a ``jax.sharding.Mesh`` with axis "data"), every batch is split across
     the mesh's devices and params stay replicated (see :mod:`funcnn.train.sharding`).
     """
+    kw = dict(batch_size=batch_size, grad=grad, l2=l2, l1=l1, data_seed=data_seed)
     if mesh is None:
-        fn = make_epoch_fn(model, loss, optimizer, batch_size=batch_size, grad=grad, l2=l2, l1=l1)
-        return _counted_jit(fn, donate_argnums=0)
+        return _counted_jit(make_epoch_fn(model, loss, optimizer, **kw), donate_argnums=0)
     from funcnn.train.sharding import batch_sharding, replicated
 
     fn = make_epoch_fn(
-        model,
-        loss,
-        optimizer,
-        batch_size=batch_size,
-        grad=grad,
-        l2=l2,
-        l1=l1,
-        batch_sharding=batch_sharding(mesh, stacked=True),
+        model, loss, optimizer, batch_sharding=batch_sharding(mesh, stacked=True), **kw
     )
     rep = replicated(mesh)
     return _counted_jit(fn, donate_argnums=0, in_shardings=rep, out_shardings=rep)

@@ -99,6 +99,13 @@ def _workload(name: str, opts: dict, dtype: str):
             y=jnp.asarray(data.y_train),
             batch=batch,
             describe="funcnn train's default MNIST-1D MLP (dropout 0.2, AdamW, cosine)",
+            # Adam divides each step by the gradient's own scale: where a gradient is at the
+            # level of float rounding, two summation orders can step a coordinate by ~lr in
+            # opposite directions (see benchmarks.common.assert_same_work).
+            allowance=dict(
+                outlier_fraction=1e-3,
+                outlier_atol=2.0 * DEFAULTS["lr"] * (len(data.x_train) // batch),
+            ),
         )
     raise ValueError(f"unknown workload {name!r}; valid: linreg, mnist1d_mlp.")
 
@@ -175,7 +182,11 @@ def _measure(name: str, opts: dict, dtype: str, repeats: int, device: dict) -> l
         pa = pa.params if hasattr(pa, "params") else pa
         pb = pb.params if hasattr(pb, "params") else pb
         common.assert_same_work(
-            {"losses": la, "params": pa}, {"losses": lb, "params": pb}, dtype=dtype, what=what
+            {"losses": la, "params": pa},
+            {"losses": lb, "params": pb},
+            dtype=dtype,
+            what=what,
+            **w.get("allowance", {}),
         )
 
     s0 = fresh()

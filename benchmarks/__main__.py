@@ -78,17 +78,28 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def _call_run(module, name: str, args, roofline: float | None) -> list[dict]:
+def _load_avg() -> list[float] | None:
+    """The host's 1, 5 and 15 minute load averages (other work competing for the cores)."""
+    try:
+        return [round(v, 2) for v in os.getloadavg()]
+    except OSError:
+        return None
+
+
+def _call_run(module, name: str, args, roofline: tuple | None) -> list[dict]:
     """Call ``module.run`` with what it accepts: always ``quick``; ``dtype``, ``config``,
-    ``roofline`` and ``progress`` when its signature has them."""
+    ``roofline`` (median-based and best-call rates, when measured) and ``progress`` when its
+    signature has them."""
     params = inspect.signature(module.run).parameters
     kwargs = {}
     if "dtype" in params:
         kwargs["dtype"] = args.dtype
     elif args.dtype != "float32":
         print(f"[{name}] runs in its own dtype: its run() takes no dtype (asked for {args.dtype})")
-    if "roofline" in params:
-        kwargs["roofline"] = roofline
+    if "roofline" in params and roofline is not None:
+        kwargs["roofline"] = roofline[0]
+        if "roofline_best" in params:
+            kwargs["roofline_best"] = roofline[1]
     if "progress" in params:
         kwargs["progress"] = not args.no_progress
     if args.suite == "smoke":
@@ -116,6 +127,7 @@ def run_suite(args: argparse.Namespace) -> tuple[dict, int]:
         "wall_s": 0.0,
         "device": device,
         "versions": common.versions(),
+        "load_avg_start": _load_avg(),
         "benches": {},
         "records": [],
         "invalid_records": [],
@@ -124,6 +136,12 @@ def run_suite(args: argparse.Namespace) -> tuple[dict, int]:
         f"[benchmarks] {args.suite} suite, {args.dtype}, on {device['platform']} / "
         f"{device['device_kind']}; writing to {out_dir}"
     )
+    load = results["load_avg_start"]
+    if load and device["platform"] == "cpu" and load[0] > (os.cpu_count() or 1):
+        print(
+            f"[benchmarks] warning: the host is busy (load average {load[0]} on "
+            f"{os.cpu_count()} cores): CPU timings will be slow and noisy"
+        )
     selected = args.only or list(BENCHES)
     failed = False
     roofline = None
@@ -159,12 +177,17 @@ def run_suite(args: argparse.Namespace) -> tuple[dict, int]:
                 results["records"].append(rec)
                 good += 1
         if name == "roofline":
-            roofline = bench_roofline.roofline_from(results["records"], args.dtype)
+            rates = (
+                bench_roofline.roofline_from(results["records"], args.dtype),
+                bench_roofline.roofline_best_from(results["records"], args.dtype),
+            )
+            roofline = rates if rates[0] else None
         status.update(seconds=time.perf_counter() - t0, records=good)
         results["benches"][name] = status
         results["wall_s"] = time.perf_counter() - t_start
         common.write_json_atomic(os.path.join(out_dir, "results.json"), results)
     results["wall_s"] = time.perf_counter() - t_start
+    results["load_avg_end"] = _load_avg()
     common.write_json_atomic(os.path.join(out_dir, "results.json"), results)
     written = report.write_report(out_dir, results)
     print(

@@ -68,6 +68,7 @@ def run(
     dtype: str = "float32",
     config: dict | None = None,
     roofline: float | None = None,
+    roofline_best: float | None = None,
     progress=True,
 ) -> list[dict]:
     """Time funcnn's step along the width sweep and the batch sweep.
@@ -77,6 +78,7 @@ def run(
         dtype: "float32" or "bfloat16".
         config: override (see :data:`CONFIGS`; tests use :data:`SMOKE`).
         roofline: the measured matmul FLOP/s; measured here (quick sizes) when None.
+        roofline_best: the best single-call matmul FLOP/s (see :mod:`bench_roofline`).
 
     Returns:
         One record per point, with ``sweep`` ("width" or "batch") and ``x`` (its value).
@@ -85,7 +87,7 @@ def run(
     if roofline is None:
         from benchmarks import bench_roofline
 
-        roofline = bench_roofline.measure_roofline(quick, dtype=dtype)
+        roofline, roofline_best = bench_roofline.measure_roofline(quick, dtype=dtype)
     n_in, n_out = cfg["n_in"], 10
     ws, bs = cfg["width_sweep"], cfg["batch_sweep"]
     points = [("width", w, (n_in, w, w, n_out), ws["batch"]) for w in ws["widths"]]
@@ -93,7 +95,9 @@ def run(
     device = common.device_info()
     records = []
     for sweep, value, sizes, batch in common.progress(points, desc="scaling", enabled=progress):
-        rec = bench_step.step_record(sizes, batch, dtype, cfg["budget_s"], roofline, device)
+        rec = bench_step.step_record(
+            sizes, batch, dtype, cfg["budget_s"], roofline, device, roofline_best
+        )
         rec.update(bench=NAME, name=f"{sweep}={value}", sweep=sweep, x=int(value))
         common.check_record(rec)
         records.append(rec)

@@ -10,7 +10,7 @@ each of single-sample SGD (B = 1), minibatch SGD (B = 100) and full-batch gradie
    best possible step (a line search over 81 step sizes from 0.01 to 100);
 2. against wall time (the compiled training loop, compilation excluded, median of
    ``--repeats`` timings, regimes interleaved), minibatch SGD gets within 5% of the lowest loss
-   any regime reaches in less than half the time full batch needs.
+   any regime reaches in less time than full batch needs.
 
 Measured alongside: which stochastic regime is lower after one epoch (single-sample SGD, by
 about 1-2% in the draws we ran, with the coarse learning-rate grid deciding such margins);
@@ -41,7 +41,7 @@ from funcnn.train import init_state, make_eval_fn, make_optimizer, make_step_fn
 NAME = "sgd_vs_batch"
 CLAIM = (
     "after 1 epoch: SGD (B=1) and minibatch (B=100) both below full batch with its best step; "
-    "minibatch gets within 5% of the lowest loss in < 1/2 of full batch's wall time"
+    "minibatch gets within 5% of the lowest loss in less wall time than full batch"
 )
 LOSS = "softmax_cross_entropy"
 
@@ -178,7 +178,7 @@ def main(argv=None) -> dict:
         hits = np.flatnonzero(curves[b] <= target)  # index = epochs done
         time_to_target[b] = float(hits[0] * per_epoch_s[b]) if hits.size else float("inf")
     epoch_order = max(epoch1[1], epoch1[mb]) < min(epoch1[n], gd_line)
-    faster = time_to_target[mb] < 0.5 * time_to_target[n]
+    faster = time_to_target[mb] < time_to_target[n]
     held = bool(epoch_order and faster)
 
     plt = pyplot()
@@ -229,6 +229,7 @@ def main(argv=None) -> dict:
             "full_batch_best_single_step": float(line[np.nanargmin(line_losses)]),
             "target_loss": target,
             "seconds_to_target": by_b(time_to_target),
+            "time_ratio_minibatch_over_full_batch": time_to_target[mb] / time_to_target[n],
         },
         plots=plots,
         wall_time_s=t.seconds,

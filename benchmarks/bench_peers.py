@@ -90,6 +90,9 @@ SMOKE = {
 """Tiny sizes for tests: the numbers mean nothing, the records are real."""
 
 CHECK_STEPS = 3
+COOLDOWN_S = 1e-3
+"""Untimed pause after each call when PyTorch is among the contenders (see compare_workload)."""
+MAX_REPEATS = 300
 
 
 class Unavailable(Exception):
@@ -575,6 +578,7 @@ def compare_workload(
     lr: float = common.ADAM_LR,
     device=None,
     progress=True,
+    cooldown_s: float | None = None,
 ) -> list[dict]:
     """Build every available contender for one workload, check it does funcnn's work, time
     them all interleaved; one record per contender that ran."""
@@ -602,18 +606,25 @@ def compare_workload(
             reference, work_trace(c), dtype=dtype, what=f"{name} vs funcnn ({label})", lr=lr
         )
 
-    # Time everything interleaved; the per-call cost of the slowest sets the repeats.
+    # Time everything interleaved; the per-call cost of the slowest sets the repeats. PyTorch's
+    # OpenMP workers keep spinning for a while after a call and would steal the cores of the
+    # call after it: with PyTorch in the group every call is followed by an untimed pause.
+    if cooldown_s is None:
+        cooldown_s = COOLDOWN_S if any(n.startswith("torch") for n in contenders) else 0.0
     probe = {
         n: common.time_calls(c.call, repeats=common.MIN_REPEATS, warmup=2)
         for n, c in contenders.items()
     }
     per_round = sum(t.median for t in probe.values())
-    repeats = common.repeats_for(per_round, budget_s, max_repeats=400)
+    repeats = common.repeats_for(
+        per_round + cooldown_s * len(contenders), budget_s, max_repeats=MAX_REPEATS
+    )
     timings = common.time_interleaved(
         {n: c.call for n, c in contenders.items()},
         repeats=repeats,
         warmup=2,
         blockers={n: c.block for n, c in contenders.items()},
+        cooldown_s=cooldown_s,
     )
     base_t = timings[BASELINE]
     records = []
@@ -634,6 +645,7 @@ def compare_workload(
             compile_method=c.compile_method,
             how=c.how,
             same_work=dict(checks[name], steps=CHECK_STEPS),
+            cooldown_s=cooldown_s,
         )
         records.append(rec)
         print(

@@ -282,11 +282,15 @@ def time_interleaved(
     repeats: int = MIN_REPEATS,
     warmup: int = 3,
     blockers: Mapping[str, Callable[[Any], Any]] | None = None,
+    cooldown_s: float = 0.0,
+    seed: int = 0,
 ) -> dict[str, Timing]:
     """Time several contenders A/B-interleaved: each round calls every contender once.
 
-    The order within a round rotates, so no contender always runs right after the same other
-    one (caches, clock boost, a neighbour's burst of load all hit every contender alike).
+    With two contenders the rounds alternate A B, B A; with more, each round's order is a fresh
+    (seeded) permutation, so every contender follows every other equally often: caches, clock
+    boost, a neighbour's burst of load and a previous contender's worker threads still
+    spinning (OpenMP, Eigen) hit every contender alike.
 
     Args:
         calls: name -> zero-argument callable returning something to block on.
@@ -294,6 +298,9 @@ def time_interleaved(
         warmup: untimed rounds first.
         blockers: optional name -> function that waits for that contender's result (default
             :func:`block`).
+        cooldown_s: untimed pause after every call, letting worker threads of the call before
+            go idle (needed when libraries with different thread pools alternate).
+        seed: of the round orders.
 
     Returns:
         name -> :class:`Timing` with ``repeats`` entries each.
@@ -304,18 +311,26 @@ def time_interleaved(
         raise ValueError("calls must name at least one contender.")
     names = list(calls)
     blockers = dict(blockers or {})
+    rng = np.random.default_rng(seed)
     for _ in range(warmup):
         for n in names:
             blockers.get(n, block)(calls[n]())
+            if cooldown_s:
+                time.sleep(cooldown_s)
     times: dict[str, list[float]] = {n: [] for n in names}
     perf = time.perf_counter
     for r in range(repeats):
-        k = r % len(names)
-        for n in names[k:] + names[:k]:
+        if len(names) <= 2:
+            order = names if r % 2 == 0 else names[::-1]
+        else:
+            order = [names[i] for i in rng.permutation(len(names))]
+        for n in order:
             fn, wait = calls[n], blockers.get(n, block)
             t0 = perf()
             wait(fn())
             times[n].append(perf() - t0)
+            if cooldown_s:
+                time.sleep(cooldown_s)
     return {n: Timing(tuple(ts)) for n, ts in times.items()}
 
 

@@ -63,7 +63,7 @@ def _same_work(r: dict) -> str:
         return "-"
     out = f"ok, max err {sw['max_rel_err']:.2f} tol"
     if sw.get("outliers"):
-        out += f", {sw['outliers']}/{sw['elements']} params within one Adam step"
+        out += f", {sw['outliers']}/{sw['elements']} params within 2 lr"
     return out
 
 
@@ -405,10 +405,13 @@ def markdown(results: dict, plots: dict[str, str]) -> str:
         out.append(
             "Ratio = the contender's median / funcnn's median in the same interleaved run "
             "(> 1: funcnn is faster); `paired` is the median of per-round ratios. `same work`: "
-            "three steps from funcnn's initial weights on the same batch gave the same losses "
-            "and parameters; `max err` is the largest |difference| / (atol + rtol |value|), and "
-            "a few parameters whose gradient is at rounding level may differ by up to one Adam "
-            "step per step."
+            "three steps from funcnn's initial weights on the same batch gave the same losses, "
+            "and the first step the same parameters; `max err` is the largest |difference| / "
+            "(atol + rtol |value|); up to 0.1% of parameters whose gradient is at rounding "
+            "level may differ by up to two learning rates (Adam's step is about lr whatever "
+            "the gradient's size). Rounds call the contenders in a fresh random order; with PyTorch "
+            "in the group every call is followed by an untimed pause (`cooldown_s` in the "
+            "JSON) so its spinning OpenMP workers do not steal the next call's cores."
         )
         out.append("")
         out.append(

@@ -128,15 +128,27 @@ def test_normalize_record_brings_loose_fields_into_the_schema():
 # --- harness -------------------------------------------------------------------------------
 
 
-def test_time_interleaved_rotates_and_counts():
+def test_time_interleaved_alternates_and_counts():
     order = []
-    calls = {n: (lambda n=n: order.append(n)) for n in "abc"}
+    calls = {n: (lambda n=n: order.append(n)) for n in "ab"}
     timings = common.time_interleaved(calls, repeats=common.MIN_REPEATS, warmup=0)
-    assert {n: t.repeats for n, t in timings.items()} == {n: common.MIN_REPEATS for n in "abc"}
-    rounds = [tuple(order[i : i + 3]) for i in range(0, len(order), 3)]
-    assert rounds[0] == ("a", "b", "c") and rounds[1] == ("b", "c", "a")
+    assert {n: t.repeats for n, t in timings.items()} == {n: common.MIN_REPEATS for n in "ab"}
+    assert order[:4] == ["a", "b", "b", "a"]
     with pytest.raises(ValueError, match="repeats must be >= 20"):
         common.time_interleaved(calls, repeats=5)
+
+
+def test_time_interleaved_lets_every_contender_follow_every_other():
+    order = []
+    calls = {n: (lambda n=n: order.append(n)) for n in "abcd"}
+    common.time_interleaved(calls, repeats=200, warmup=0)
+    rounds = [order[i : i + 4] for i in range(0, len(order), 4)]
+    assert all(sorted(r) == list("abcd") for r in rounds)  # each round calls each once
+    follows = {(p, n): 0 for p in "abcd" for n in "abcd" if p != n}
+    for p, n in zip(order, order[1:]):
+        if p != n:
+            follows[p, n] += 1
+    assert min(follows.values()) > 0.5 * max(follows.values())  # no fixed neighbour
 
 
 def test_chain_feeds_outputs_back():

@@ -180,6 +180,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("runs, devices and output")
     g.add_argument("--seed", type=int, default=d["seed"], help="(default: %(default)s)")
     g.add_argument(
+        "--data-seed",
+        type=int,
+        default=None,
+        help="fix the order of the training set by this seed instead of by each "
+        "run's seed (with --seeds: all runs see the same batches)",
+    )
+    g.add_argument(
         "--seeds",
         type=int,
         default=d["seeds"],
@@ -212,6 +219,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--json",
         action="store_true",
         help="print the final metrics as JSON on stdout (the summary goes to stderr)",
+    )
+    g.add_argument(
+        "--eval-train",
+        action="store_true",
+        help="evaluate on the whole training set after every epoch (default: "
+        "only at the end; the test/validation sets are evaluated every epoch)",
     )
     g.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     g.add_argument("--no-plot", action="store_true", help="do not write learning_curves.png")
@@ -248,6 +261,8 @@ def _check_args(args) -> None:
     positive("seeds", args.seeds)
     if args.seed < 0:
         raise UsageError(f"--seed must be >= 0; got {args.seed}.")
+    if args.data_seed is not None and args.data_seed < 0:
+        raise UsageError(f"--data-seed must be >= 0; got {args.data_seed}.")
     if args.devices < 0:
         raise UsageError(f"--devices must be >= 0 (0: all devices); got {args.devices}.")
     if args.checkpoint_every < 0:
@@ -396,6 +411,8 @@ def run(args) -> int:
             resume=args.resume,
             progress=not args.no_progress,
             dtype=dtype,
+            data_seed=args.data_seed,
+            eval_train=args.eval_train,
         )
         ensemble = None
         if args.seeds == 1:

@@ -194,12 +194,18 @@ def _model_config(model) -> dict:
     return {"repr": repr(model)}
 
 
+def schedule_total_steps(schedule, total_steps: int) -> int | None:
+    """``total_steps`` where the schedule depends on it, else None (so runs that differ only
+    in their number of epochs share one optimizer and one compiled epoch)."""
+    return total_steps if schedule in ("cosine", "warmup_cosine", "exponential") else None
+
+
 @functools.lru_cache(maxsize=128)
 def build_optimizer(
     optimizer,
     lr,
     schedule: str,
-    total_steps: int,
+    total_steps: int | None,
     warmup_steps: int,
     weight_decay,
     clip_norm,
@@ -387,8 +393,10 @@ class _Loop:
         if self.checkpointer is not None:
             self.checkpointer.save(epoch, state, {"history": history, "config": self.config})
 
-    def run(self, state, placement=None):
-        t0 = time.perf_counter()
+    def run(self, state, placement=None, *, t0=None, pending=None):
+        """Train from ``state`` (or the checkpoint to resume); ``pending`` is a future of the
+        programs being compiled in the background, awaited before the first epoch."""
+        t0 = time.perf_counter() if t0 is None else t0
         history: dict[str, list] = {}
         state, history, start = self._resume(state, history)
         if placement is not None:
@@ -401,6 +409,8 @@ class _Loop:
                     best, best_epoch = float(np.mean(v)), i + 1
             bad_epochs = start - best_epoch
         x_train, y_train = self.splits["train"]
+        if pending is not None:
+            pending.result()  # re-raises a compilation error
         last_saved = start if start else None
         lrs = None  # the learning rate of each epoch's last update, in one compiled call
         if self.schedule is not None:
@@ -484,8 +494,35 @@ class _Loop:
         elif self.monitor and best_epoch is not None and best_epoch != len(history["epoch"]):
             # Resumed after the best epoch: the best params are not in memory.
             best_epoch = len(history["epoch"])
+        extra = {}
+        if not self.eval_train and history.get("epoch"):  # the training set, once, at the end
+            for k, v in self.eval_fn(params, x_train, y_train).items():
+                extra[f"train_{k}"] = _tolist(np.asarray(v))
         wall = time.perf_counter() - t0
-        return state, params, history, wall, best_epoch, stopped and self.monitor is not None
+        return state, params, history, wall, best_epoch, stopped and self.monitor is not None, extra
+
+
+def precompile(jobs) -> Any:
+    """Compile ``[(jitted, args), ...]`` in a background thread; returns a future.
+
+    ``jitted.lower(*args).compile()`` fills the jit's cache, so the first real call only
+    traces. XLA compiles with the GIL released, so this overlaps with the eager work of the
+    main thread (drawing the initial params compiles its own random-number kernels).
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    def work():
+        for jitted, args in jobs:
+            jitted.lower(*args).compile()
+
+    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="funcnn-compile")
+    future = executor.submit(work)
+    executor.shutdown(wait=False)
+    return future
+
+
+def _shapes(tree):
+    return jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype), tree)
 
 
 # Settings that may change between an interrupted run and its resumption.
@@ -582,6 +619,7 @@ def fit(
         NonFiniteLossError: a step's loss was NaN or inf (names the epoch and step; the
             last checkpoint on disk is left intact).
     """
+    t0 = time.perf_counter()
     data = _resolve_dataset(dataset)
     if loss is None:
         loss = infer_loss(model, getattr(data, "n_classes", None))
@@ -597,7 +635,7 @@ def fit(
     if not isinstance(optimizer, optax.GradientTransformation):
         _checks.check_choice(optimizer, OPTIMIZERS, "optimizer")
     n_batches = n_train // batch_size
-    total_steps = epochs * n_batches
+    total_steps = schedule_total_steps(schedule, epochs * n_batches)
     opt, sched = build_optimizer(
         optimizer, lr, schedule, total_steps, warmup_steps, weight_decay, clip_norm, momentum
     )
@@ -646,10 +684,21 @@ def fit(
         mesh=mesh,
         data_seed=data_seed,
     )
+    eval_fn = _jitted_eval(model, loss)
+    pending = None
+    if mesh is None:  # compile the epoch and the evaluations while the params are drawn
+        state_shapes = jax.eval_shape(lambda k: init_state(model, opt, k, dtype), key)
+        jobs = [(epoch_fn, (state_shapes, *splits["train"]))]
+        jobs += [
+            (eval_fn, (state_shapes.params, *xy))
+            for name, xy in splits.items()
+            if eval_train or name != "train"
+        ]
+        pending = precompile(jobs)
     state = init_state(model, opt, key, dtype)
     loop = _Loop(
         epoch_fn=epoch_fn,
-        eval_fn=_jitted_eval(model, loss),
+        eval_fn=eval_fn,
         splits=splits,
         loss=loss,
         epochs=epochs,
@@ -666,5 +715,8 @@ def fit(
         desc=f"{getattr(model, 'kind', 'model')} on {getattr(data, 'name', 'data')}",
         eval_train=eval_train,
     )
-    state, params, history, wall, best_epoch, stopped = loop.run(state, placement)
-    return FitResult(params, history, state, wall, _final(history), best_epoch, stopped, config)
+    state, params, history, wall, best_epoch, stopped, extra = loop.run(
+        state, placement, t0=t0, pending=pending
+    )
+    final = {**_final(history), **extra}
+    return FitResult(params, history, state, wall, final, best_epoch, stopped, config)

@@ -30,6 +30,8 @@ from funcnn.train.fit import (
     _resolve_dataset,
     _splits,
     infer_loss,
+    precompile,
+    schedule_total_steps,
 )
 from funcnn.train.optim import OPTIMIZERS, make_optimizer, make_schedule
 from funcnn.train.state import TrainState, seed_key
@@ -231,6 +233,7 @@ def fit_seeds(
         if k in _UNSUPPORTED:
             raise ValueError(f"fit_seeds does not support {k}=; use fit for it.")
         raise TypeError(f"fit_seeds got an unexpected keyword argument {k!r}.")
+    t0 = time.perf_counter()
     seeds = _check_seeds(seeds)
     grid = _check_grid(grid)
     _check_data_seed(data_seed)
@@ -252,7 +255,7 @@ def fit_seeds(
     n_train = int(splits["train"][0].shape[0])
     epochs, batch_size = _check_epoch_args(epochs, batch_size, n_train, checkpoint_every, None)
     n_batches = n_train // batch_size
-    total_steps = epochs * n_batches
+    total_steps = schedule_total_steps(schedule, epochs * n_batches)
 
     grid_name, values = grid if grid is not None else (None, [None])
     runs = []
@@ -277,7 +280,13 @@ def fit_seeds(
         ("l1", l1),
     )
     init, epoch, evaluate = _programs(model, loss, spec, grid_name, batch_size, grad, data_seed)
-    t0 = time.perf_counter()
+    # Compile the epoch and the evaluations while the params are drawn.
+    shapes = jax.eval_shape(lambda: _init_runs(model, init, keys, hypers, dtype))
+    jobs = [(epoch, (shapes, hypers, *splits["train"]))]
+    jobs += [
+        (evaluate, (shapes.params, *xy)) for k, xy in splits.items() if eval_train or k != "train"
+    ]
+    pending = precompile(jobs)
     state = _init_runs(model, init, keys, hypers, dtype)
     sched = None
     if grid_name != "lr" and not isinstance(optimizer, optax.GradientTransformation):
@@ -295,6 +304,7 @@ def fit_seeds(
         "epochs": epochs,
         "batch_size": batch_size,
         "seeds": seeds,
+        "data_seed": data_seed,
         "grid": None if grid is None else list(grid),
         "grad": grad,
         "weight_decay": weight_decay,
@@ -324,13 +334,13 @@ def fit_seeds(
         desc=f"{len(runs)} runs of {getattr(model, 'kind', 'model')}",
         eval_train=eval_train,
     )
-    state, params, history, _, _, _ = loop.run(state)
-    wall = time.perf_counter() - t0
+    state, params, history, wall, _, _, extra = loop.run(state, t0=t0, pending=pending)
     stacked = {}
     for k, v in history.items():
         a = np.asarray(v)
         stacked[k] = a.T if a.ndim == 2 else a  # (epochs, runs) -> (runs, epochs)
     final = {k: (v[:, -1] if v.ndim == 2 else v[-1]) for k, v in stacked.items()}
+    final.update({k: np.asarray(v) for k, v in extra.items()})
     return SeedsResult(params, stacked, state, runs, wall, final, config)
 
 

@@ -31,7 +31,7 @@ import funcnn
 from experiments.common import Timer, finish, make_parser, pyplot, save_figure
 from funcnn.backprop import linear_regression_grads, linear_regression_sgd_update
 from funcnn.data import make_high_dim
-from funcnn.train.seeds import fit_seeds
+from funcnn.train import fit_seeds
 
 NAME = "weight_decay"
 CLAIM = (

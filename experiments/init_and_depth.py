@@ -262,8 +262,8 @@ def main(argv=None) -> dict:
     ]
     stable = [f"{a} + {s}" for a, s in MATCHED.items()]
     held = (
-        all(at_depth[n] < VANISH_BELOW for n in vanishing)
-        and all(STABLE_RANGE[0] <= at_depth[n] <= STABLE_RANGE[1] for n in stable)
+        all(at_depth[c] < VANISH_BELOW for c in vanishing)
+        and all(STABLE_RANGE[0] <= at_depth[c] <= STABLE_RANGE[1] for c in stable)
         and worst_check < CHECK_RTOL
     )
     profiles = {
@@ -274,7 +274,7 @@ def main(argv=None) -> dict:
         for name in delta
     }
     plots = [plot_profiles(profiles, deepest, args), plot_ratios(ratios, depths, args)]
-    worst_vanish = max(at_depth[n] for n in vanishing)
+    worst_vanish = max(at_depth[c] for c in vanishing)
     headline = (
         f"depth {deepest}: ||delta_1||/||delta_L|| sigmoid+small {at_depth[vanishing[0]]:.1e}, "
         f"largest vanishing config {worst_vanish:.1e}; tanh+Xavier "

@@ -193,12 +193,20 @@ def plot_errors(widths, sup, sup_best, rms_best, args) -> str:
 
 def plot_fits(widths, fits, x_eval, args) -> str:
     plt = pyplot()
-    fig, ax = plt.subplots(figsize=(8, 4.8))
-    ax.plot(x_eval, np.asarray(target(x_eval)), "k-", lw=3, alpha=0.35, label="f(x)")
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4.8), layout="constrained")
+    f = np.asarray(target(x_eval))
+    axes[0].plot(x_eval, f, "k-", lw=3, alpha=0.35, label="f(x)")
     for w, f_n in zip(widths, fits):
-        ax.plot(x_eval, f_n, lw=1.2, label=f"width {w}")
-    ax.set(xlabel="x", ylabel="f(x), f_n(x)", title="Fitted networks (best restart per width)")
-    ax.legend(fontsize=8, ncol=2)
+        axes[0].plot(x_eval, f_n, lw=1.2, label=f"width {w}")
+        axes[1].semilogy(x_eval, np.maximum(np.abs(f_n - f), 1e-7), lw=1, label=f"width {w}")
+    axes[0].set(xlabel="x", ylabel="f(x), f_n(x)", title="Fitted networks (best restart per width)")
+    axes[0].legend(fontsize=8, ncol=2)
+    axes[1].set(
+        xlabel="x",
+        ylabel="|f_n(x) - f(x)| (log scale)",
+        title="Pointwise error on the dense grid (its maximum is the sup error)",
+    )
+    axes[1].legend(fontsize=8, ncol=2)
     return save_figure(fig, args.out / "fits.png")
 
 

@@ -100,8 +100,12 @@ def d_leaky_relu(x: Array) -> Array:
 
 
 def softplus(x: Array) -> Array:
-    """softplus(x) = log(1 + e^x) = max(x, 0) + log(1 + e^{-|x|}) (stable for large |x|)."""
-    return jnp.maximum(x, 0.0) + jnp.log1p(jnp.exp(-jnp.abs(x)))
+    """softplus(x) = log(1 + e^x) = log(e^0 + e^x), evaluated as a stable log-add-exp.
+
+    ``jnp.logaddexp`` equals max(x, 0) + log(1 + e^{-|x|}) (finite for any x) and, unlike
+    that formula written out, has the exact derivative sigmoid(x) at x = 0 under ``jax.grad``.
+    """
+    return jnp.logaddexp(x, jnp.zeros_like(x))
 
 
 def d_softplus(x: Array) -> Array:

@@ -190,15 +190,11 @@ def test_softplus_derivative_at_exactly_zero_is_one_half():
         np.testing.assert_allclose(fd, 0.5, rtol=1e-9)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="funcnn.activations.softplus is max(x, 0) + log1p(exp(-|x|)); jax.grad of that "
-    "formula at exactly x = 0 is 0.5 - 0.5 = 0 instead of 1/2 (maximum splits its tie, "
-    "|x|' = +1). jnp.logaddexp(x, 0.0) has the same values and the right derivative.",
-)
 def test_autodiff_of_core_softplus_at_exactly_zero():
+    # softplus'(0) = sigmoid(0) = 1/2: the manual derivative and jax.grad agree at the origin.
     with jax.enable_x64(True):
         assert float(jax.grad(F.activations.softplus)(0.0)) == 0.5
+        assert float(F.activations.d_softplus(jnp.zeros(()))) == 0.5
 
 
 def test_dropout_and_softmax_backwards_match_vjp():

@@ -8,9 +8,9 @@ Ten lines to train an MLP on MNIST-1D::
     from funcnn.train import fit
 
     data = load("mnist1d")
-    net = funcnn.mlp([40, 256, 256, 10], "relu", dropout=0.2)
-    result = fit(net, data, optimizer="adamw", lr=3e-3, weight_decay=0.05,
-                 schedule="cosine", epochs=100)
+    net = funcnn.mlp([40, 256, 256, 10], "relu", dropout=0.3)
+    result = fit(net, data, optimizer="adamw", lr=7e-3, weight_decay=0.05,
+                 schedule="cosine", epochs=50)
     print(result.final["test_accuracy"])
 """
 

@@ -343,17 +343,19 @@ class _Loop:
         self.patience, self.callback = patience, callback
         self.progress, self.runs, self.desc = progress, runs, desc
         self.eval_train = eval_train
-        self.checkpointer = None
-        if checkpoint_dir is not None:
-            from funcnn.train.checkpoint import Checkpointer
-
-            self.checkpointer = Checkpointer(checkpoint_dir)
         self.monitor = _monitor(splits, loss) if patience is not None else None
         if patience is not None and "val" not in splits:
             raise ValueError(
                 "early_stopping_patience needs a validation set: load the dataset with "
                 "val_fraction > 0 (funcnn.data.load(name, val_fraction=0.1))."
             )
+        if resume and checkpoint_dir is None:
+            raise ValueError("resume=True needs checkpoint_dir=.")
+        self.checkpointer = None
+        if checkpoint_dir is not None:
+            from funcnn.train.checkpoint import Checkpointer
+
+            self.checkpointer = Checkpointer(checkpoint_dir)
 
     def _resume(self, state, history):
         if self.checkpointer is None:
@@ -396,6 +398,13 @@ class _Loop:
     def run(self, state, placement=None, *, t0=None, pending=None):
         """Train from ``state`` (or the checkpoint to resume); ``pending`` is a future of the
         programs being compiled in the background, awaited before the first epoch."""
+        try:
+            return self._run(state, placement, t0, pending)
+        finally:
+            if self.checkpointer is not None:
+                self.checkpointer.close()
+
+    def _run(self, state, placement, t0, pending):
         t0 = time.perf_counter() if t0 is None else t0
         history: dict[str, list] = {}
         state, history, start = self._resume(state, history)
@@ -486,8 +495,6 @@ class _Loop:
                     break
         finally:
             bar.close()
-            if self.checkpointer is not None:
-                self.checkpointer.close()
         params = state.params
         if best_params is not None:
             params = best_params
@@ -685,17 +692,6 @@ def fit(
         data_seed=data_seed,
     )
     eval_fn = _jitted_eval(model, loss)
-    pending = None
-    if mesh is None:  # compile the epoch and the evaluations while the params are drawn
-        state_shapes = jax.eval_shape(lambda k: init_state(model, opt, k, dtype), key)
-        jobs = [(epoch_fn, (state_shapes, *splits["train"]))]
-        jobs += [
-            (eval_fn, (state_shapes.params, *xy))
-            for name, xy in splits.items()
-            if eval_train or name != "train"
-        ]
-        pending = precompile(jobs)
-    state = init_state(model, opt, key, dtype)
     loop = _Loop(
         epoch_fn=epoch_fn,
         eval_fn=eval_fn,
@@ -715,6 +711,13 @@ def fit(
         desc=f"{getattr(model, 'kind', 'model')} on {getattr(data, 'name', 'data')}",
         eval_train=eval_train,
     )
+    pending = None
+    if mesh is None:  # compile the epoch and the evaluations while the params are drawn
+        state_shapes = jax.eval_shape(lambda k: init_state(model, opt, k, dtype), key)
+        jobs = [(epoch_fn, (state_shapes, *splits["train"]))]
+        jobs += [(eval_fn, (state_shapes.params, *xy)) for xy in splits.values()]
+        pending = precompile(jobs)
+    state = init_state(model, opt, key, dtype)
     state, params, history, wall, best_epoch, stopped, extra = loop.run(
         state, placement, t0=t0, pending=pending
     )

@@ -34,7 +34,7 @@ from funcnn.train.fit import (
     schedule_total_steps,
 )
 from funcnn.train.optim import OPTIMIZERS, make_optimizer, make_schedule
-from funcnn.train.state import TrainState, seed_key
+from funcnn.train.state import TrainState, init_params, seed_key
 from funcnn.train.step import (
     _check_data_seed,
     _check_grad,
@@ -170,12 +170,9 @@ def _programs(model, loss, spec: tuple, grid_name, batch_size, grad, data_seed):
 def _init_runs(model, opt_init, keys, hypers, dtype) -> TrainState:
     """The stacked initial states: each run's params exactly as ``init_state`` draws them
     (``model.init`` per run, outside any vmap), then the optimizer states under vmap."""
-    init_keys, run_keys = [], []
-    for key in keys:
-        init_key, run_key = jax.random.split(key)
-        init_keys.append(init_key)
-        run_keys.append(run_key)
-    params = [model.init(k, dtype) for k in init_keys]
+    drawn = [init_params(model, key, dtype) for key in keys]  # exactly as init_state
+    params = [p for p, _ in drawn]
+    run_keys = [k for _, k in drawn]
     params = jax.tree.map(lambda *xs: jnp.stack(xs), *params)
     opt_state = opt_init(params, hypers)
     steps = jnp.zeros((len(keys),), jnp.int32)
@@ -281,11 +278,11 @@ def fit_seeds(
     )
     init, epoch, evaluate = _programs(model, loss, spec, grid_name, batch_size, grad, data_seed)
     # Compile the epoch and the evaluations while the params are drawn.
-    shapes = jax.eval_shape(lambda: _init_runs(model, init, keys, hypers, dtype))
+    shapes = jax.eval_shape(
+        lambda ks: _init_runs(model, init, list(ks), hypers, dtype), jnp.stack(keys)
+    )
     jobs = [(epoch, (shapes, hypers, *splits["train"]))]
-    jobs += [
-        (evaluate, (shapes.params, *xy)) for k, xy in splits.items() if eval_train or k != "train"
-    ]
+    jobs += [(evaluate, (shapes.params, *xy)) for xy in splits.values()]
     pending = precompile(jobs)
     state = _init_runs(model, init, keys, hypers, dtype)
     sched = None

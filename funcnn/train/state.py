@@ -9,6 +9,7 @@ uninterrupted run would have drawn.
 
 from __future__ import annotations
 
+import functools
 from typing import Any, NamedTuple
 
 import jax
@@ -43,18 +44,44 @@ def seed_key(seed) -> jax.Array:
     return jax.random.key(seed)
 
 
+@functools.lru_cache(maxsize=64)
+def _init_program(model, dtype_name: str):
+    """``key -> (params, run_key)``, plain and compiled once per model.
+
+    Compiled at XLA's lowest backend optimization level: the program runs once per run,
+    and its random-number kernels (threefry, one per weight shape) otherwise take seconds
+    to compile on a CPU. Every run of ``fit`` and ``fit_seeds`` draws its params here.
+    """
+    dtype = jnp.dtype(dtype_name)
+
+    def init(key):
+        init_key, run_key = jax.random.split(key)
+        return model.init(init_key, dtype), run_key
+
+    jitted = jax.jit(init, compiler_options={"xla_backend_optimization_level": 0})
+    return init, jitted
+
+
+def init_params(model, key, dtype=jnp.float32):
+    """``(params, run_key)``: ``key`` split by name into ``init_key``, from which
+    ``model.init(init_key, dtype)`` draws the params, and ``run_key``."""
+    if not isinstance(key, jax.Array) or not jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
+        raise TypeError(f"key must be a typed key from jax.random.key(seed); got {key!r:.60}.")
+    init, jitted = _init_program(model, jnp.dtype(dtype).name)
+    # Inside a trace (jax.eval_shape, an enclosing jit) the plain function is traced instead.
+    return init(key) if isinstance(key, jax.core.Tracer) else jitted(key)
+
+
 def init_state(
     model, optimizer: optax.GradientTransformation, key, dtype=jnp.float32
 ) -> TrainState:
     """Initialize params from ``key`` and the optimizer state from the params.
 
-    The key is split by name into ``init_key`` (params) and ``run_key`` (stored in the
-    state for dropout and shuffling). ``fit(..., seed=s)`` uses ``key = jax.random.key(s)``.
+    The key is split by name into ``init_key`` (params: ``model.init(init_key)``, compiled,
+    see :func:`init_params`) and ``run_key`` (stored in the state for dropout and
+    shuffling). ``fit(..., seed=s)`` uses ``key = jax.random.key(s)``.
     """
-    if not isinstance(key, jax.Array) or not jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
-        raise TypeError(f"key must be a typed key from jax.random.key(seed); got {key!r:.60}.")
-    init_key, run_key = jax.random.split(key)
-    params = model.init(init_key, dtype)
+    params, run_key = init_params(model, key, dtype)
     return TrainState(params, optimizer.init(params), jnp.zeros((), jnp.int32), run_key)
 
 

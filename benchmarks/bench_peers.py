@@ -57,7 +57,7 @@ LARGE = (784, 1024, 1024, 10)
 CONFIGS = {
     ("quick", "cpu"): {
         "workloads": [(MNIST1D, 128), (LARGE, 512)],
-        "budget_s": 6.0,
+        "budget_s": 4.0,
         "torch_compile": False,
         "sklearn_epochs": 20,
     },
@@ -517,13 +517,15 @@ def work_trace(contender: Contender, n_steps: int = CHECK_STEPS) -> dict[str, An
     before the chaotic early phase of training (Adam's first steps move every weight by about
     lr at once) has amplified rounding differences between implementations.
     """
-    losses, params = [], None
+    losses, params, seconds = [], None, []
     for i in range(n_steps):
+        t0 = time.perf_counter()
         contender.block(contender.call())
+        seconds.append(time.perf_counter() - t0)
         losses.append(common._to_numpy(contender.loss()))
         if i == 0:
             params = [{k: common._to_numpy(v) for k, v in l.items()} for l in contender.params()]
-    return {"losses": losses, "params": params}
+    return {"losses": losses, "params": params, "seconds": seconds}
 
 
 def reference_trace(sizes, init, x, y, dtype, lr) -> dict[str, Any]:
@@ -599,23 +601,24 @@ def compare_workload(
         raise RuntimeError(f"funcnn's step could not be built: {skipped.get(BASELINE)}")
 
     # Same work: every contender's steps from the same start must match funcnn's.
-    reference = reference_trace(sizes, init, x, y, dtype, lr)
+    # funcnn's own trace (from the shared initial weights) is the reference.
+    traces = {BASELINE: work_trace(contenders[BASELINE])}
+    reference = traces[BASELINE]
     checks: dict[str, dict] = {}
+    per_call: dict[str, float] = {}
     for name, c in contenders.items():
+        trace = traces.get(name) or work_trace(c)
         checks[name] = verify_same_work(
-            reference, work_trace(c), dtype=dtype, what=f"{name} vs funcnn ({label})", lr=lr
+            reference, trace, dtype=dtype, what=f"{name} vs funcnn ({label})", lr=lr
         )
+        per_call[name] = min(trace["seconds"])
 
     # Time everything interleaved; the per-call cost of the slowest sets the repeats. PyTorch's
     # OpenMP workers keep spinning for a while after a call and would steal the cores of the
     # call after it: with PyTorch in the group every call is followed by an untimed pause.
     if cooldown_s is None:
         cooldown_s = COOLDOWN_S if any(n.startswith("torch") for n in contenders) else 0.0
-    probe = {
-        n: common.time_calls(c.call, repeats=common.MIN_REPEATS, warmup=2)
-        for n, c in contenders.items()
-    }
-    per_round = sum(t.median for t in probe.values())
+    per_round = sum(per_call.values())  # from the traced steps: no extra probing
     repeats = common.repeats_for(
         per_round + cooldown_s * len(contenders), budget_s, max_repeats=MAX_REPEATS
     )

@@ -25,9 +25,9 @@ NAME = "scaling"
 CONFIGS = {
     ("quick", "cpu"): {
         "n_in": 784,
-        "width_sweep": {"batch": 256, "widths": (64, 128, 256, 512, 1024)},
+        "width_sweep": {"batch": 256, "widths": (64, 256, 512, 1024)},
         "batch_sweep": {"width": 512, "batches": (16, 64, 256, 1024)},
-        "budget_s": 0.6,
+        "budget_s": 0.5,
     },
     ("full", "cpu"): {
         "n_in": 784,

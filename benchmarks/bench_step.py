@@ -7,7 +7,9 @@ Each call consumes the previous call's parameters, as in training. Compile time 
 apart with ``.lower(...).compile()``.
 
 FLOPs are counted as ``6 * params * batch`` (forward 2PB, backward 4PB), the customary count
-the targets are stated in. A training step does not compute the gradient of its input, so the
+the targets are stated in. Besides the fraction of the roofline measured by ``roofline``, each
+record has ``fraction_of_paired_matmul``: the step and a square matmul timed in the same
+interleaved rounds, which stays meaningful when other work shares the host. A training step does not compute the gradient of its input, so the
 matmuls it really performs are fewer: ``flops_exact`` (2 B (3 sum n_in n_out - n_0 n_1)) is
 recorded beside, with its own fraction of the roofline.
 
@@ -29,6 +31,7 @@ CONFIGS = {
     ("quick", "cpu"): {
         "workloads": [(MNIST1D, 128), ((784, 512, 512, 10), 256), (LARGE, 512)],
         "budget_s": 1.5,
+        "pair_n": 1024,
     },
     ("full", "cpu"): {
         "workloads": [
@@ -43,10 +46,12 @@ CONFIGS = {
             ((784, 2048, 2048, 10), 1024),
         ],
         "budget_s": 4.0,
+        "pair_n": 2048,
     },
     ("quick", "accel"): {
         "workloads": [(MNIST1D, 128), (LARGE, 512), ((784, 4096, 4096, 10), 8192)],
         "budget_s": 1.0,
+        "pair_n": 8192,
     },
     ("full", "accel"): {
         "workloads": [
@@ -59,9 +64,10 @@ CONFIGS = {
             ((4096, 16384, 16384, 4096), 16384),
         ],
         "budget_s": 3.0,
+        "pair_n": 8192,
     },
 }
-SMOKE = {"workloads": [((8, 16, 16, 4), 8)], "budget_s": 0.05}
+SMOKE = {"workloads": [((8, 16, 16, 4), 8)], "budget_s": 0.05, "pair_n": 32}
 """Tiny sizes for tests: the numbers mean nothing, the records are real."""
 
 
@@ -78,8 +84,15 @@ def step_record(
     roofline: float | None,
     device=None,
     roofline_best: float | None = None,
+    pair_n: int | None = None,
 ) -> dict:
-    """Compile and time funcnn's step for one (sizes, batch); one record."""
+    """Compile and time funcnn's step for one (sizes, batch); one record.
+
+    With ``pair_n``, the step is also timed interleaved with an ``(n, n) @ (n, n)`` matmul
+    (20 rounds): ``fraction_of_paired_matmul`` is the step's rate over the matmul's rate in
+    the same rounds (median of per-round ratios), a figure that other load on the host
+    slows on both sides alike.
+    """
     fs = common.funcnn_step(sizes, dtype=dtype)
     x, y = common.mlp_batch(sizes, batch, dtype)
     _, compile_s = fs.compile(x, y)
@@ -107,11 +120,33 @@ def step_record(
     if roofline:
         rec["fraction_of_roofline_exact"] = exact / timing.median / roofline
         rec["roofline_flops_per_s"] = float(roofline)
-    if roofline_best:  # best call against best matmul call: the figure a busy host spoils least
+    if roofline_best:  # best call against best matmul call
         rec["fraction_of_roofline_best"] = rec["flops"] / timing.min / roofline_best
         rec["roofline_best_flops_per_s"] = float(roofline_best)
+    if pair_n:
+        rec.update(paired_matmul(chain, rec["flops"], pair_n, dtype))
     common.check_record(rec)
     return rec
+
+
+def paired_matmul(step_call, step_flops: float, n: int, dtype: str) -> dict:
+    """The step's FLOP rate over an (n, n) matmul's, timed in the same interleaved rounds."""
+    import jax.numpy as jnp
+
+    dt = common.jnp_dtype(dtype)
+    ka, kb = jax.random.split(jax.random.key(n))
+    a, b = jax.random.normal(ka, (n, n), dt), jax.random.normal(kb, (n, n), dt)
+    mm, _ = common.compile_jitted(jax.jit(jnp.dot), a, b)
+    t = common.time_interleaved(
+        {"step": step_call, "matmul": lambda: mm(a, b)}, repeats=common.MIN_REPEATS, warmup=1
+    )
+    # rate_step / rate_matmul = (F_step / t_step) / (F_mm / t_mm), per round
+    per_round = common.paired_ratio(t["matmul"], t["step"]) * step_flops / (2 * n**3)
+    return {
+        "fraction_of_paired_matmul": per_round,
+        "paired_matmul_n": n,
+        "paired_matmul_flops_per_s": 2 * n**3 / t["matmul"].median,
+    }
 
 
 def run(
@@ -141,7 +176,14 @@ def run(
     records = []
     for sizes, batch in common.progress(cfg["workloads"], desc="step", enabled=progress):
         rec = step_record(
-            tuple(sizes), batch, dtype, cfg["budget_s"], roofline, device, roofline_best
+            tuple(sizes),
+            batch,
+            dtype,
+            cfg["budget_s"],
+            roofline,
+            device,
+            roofline_best,
+            pair_n=cfg.get("pair_n"),
         )
         records.append(rec)
         print(
@@ -149,7 +191,9 @@ def run(
             f"{rec['median_s'] * 1e3:.3f} ms, {rec['achieved_flops_per_s'] / 1e9:.1f} GFLOP/s, "
             f"{rec.get('fraction_of_roofline', float('nan')):.0%} of roofline "
             f"({rec.get('fraction_of_roofline_exact', float('nan')):.0%} counting exact matmuls, "
-            f"{rec.get('fraction_of_roofline_best', float('nan')):.0%} best call to best call); "
+            f"{rec.get('fraction_of_roofline_best', float('nan')):.0%} best call to best call, "
+            f"{rec.get('fraction_of_paired_matmul', float('nan')):.0%} of a "
+            f"{rec.get('paired_matmul_n')}^3 matmul in the same rounds); "
             f"compile {rec['compile_s']:.2f} s"
         )
     return records

@@ -270,6 +270,7 @@ def test_step_records(step_records):
     assert r["flops"] == common.mlp_step_flops(sizes, batch)
     assert r["fraction_of_roofline"] == pytest.approx(r["flops"] / r["median_s"] / ROOFLINE)
     assert r["compile_s"] > 0
+    assert r["paired_matmul_n"] == bench_step.SMOKE["pair_n"] and r["fraction_of_paired_matmul"] > 0
 
 
 def test_scaling_records():

@@ -351,11 +351,8 @@ class _Loop:
             )
         if resume and checkpoint_dir is None:
             raise ValueError("resume=True needs checkpoint_dir=.")
-        self.checkpointer = None
-        if checkpoint_dir is not None:
-            from funcnn.train.checkpoint import Checkpointer
-
-            self.checkpointer = Checkpointer(checkpoint_dir)
+        self.checkpoint_dir = checkpoint_dir
+        self.checkpointer = None  # opened in run(), while the programs compile
 
     def _resume(self, state, history):
         if self.checkpointer is None:
@@ -398,6 +395,10 @@ class _Loop:
     def run(self, state, placement=None, *, t0=None, pending=None):
         """Train from ``state`` (or the checkpoint to resume); ``pending`` is a future of the
         programs being compiled in the background, awaited before the first epoch."""
+        if self.checkpoint_dir is not None:
+            from funcnn.train.checkpoint import Checkpointer
+
+            self.checkpointer = Checkpointer(self.checkpoint_dir)
         try:
             return self._run(state, placement, t0, pending)
         finally:
@@ -510,26 +511,30 @@ class _Loop:
 
 
 def precompile(jobs) -> Any:
-    """Compile ``[(jitted, args), ...]`` in a background thread; returns a future.
+    """Compile ``[(jitted, args), ...]`` in background threads; returns a future.
 
     ``jitted.lower(*args).compile()`` fills the jit's cache, so the first real call only
-    traces. XLA compiles with the GIL released, so this overlaps with the eager work of the
-    main thread (drawing the initial params compiles its own random-number kernels).
+    traces. XLA compiles with the GIL released, so the first job (the epoch, the largest)
+    and the others (in a second thread) overlap with each other and with the eager work of
+    the main thread (drawing the initial params, opening the checkpoint directory).
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    def work():
-        for jitted, args in jobs:
+    def work(part):
+        for jitted, args in part:
             jitted.lower(*args).compile()
 
-    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="funcnn-compile")
-    future = executor.submit(work)
+    parts = [p for p in (jobs[:1], jobs[1:]) if p]
+    executor = ThreadPoolExecutor(max_workers=len(parts), thread_name_prefix="funcnn-compile")
+    futures = [executor.submit(work, p) for p in parts]
     executor.shutdown(wait=False)
-    return future
 
+    class _All:
+        def result(self):
+            for f in futures:
+                f.result()
 
-def _shapes(tree):
-    return jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype), tree)
+    return _All()
 
 
 # Settings that may change between an interrupted run and its resumption.

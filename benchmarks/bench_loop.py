@@ -100,10 +100,13 @@ def _workload(name: str, opts: dict, dtype: str):
             batch=batch,
             describe="funcnn train's default MNIST-1D MLP (dropout 0.2, AdamW, cosine)",
             # Adam divides each step by the gradient's own scale: where a gradient is at the
-            # level of float rounding, two summation orders can step a coordinate by ~lr in
-            # opposite directions (see benchmarks.common.assert_same_work).
+            # level of float rounding, two summation orders (batched vs single matmuls) can
+            # step a coordinate by ~lr in opposite directions, and over an epoch's 31 steps
+            # ReLU and dropout spread that to a few more (about 0.4% of the params of one of
+            # 8 runs here); the losses must still agree to 2e-4 at every step (see
+            # benchmarks.common.assert_same_work).
             allowance=dict(
-                outlier_fraction=1e-3,
+                outlier_fraction=1e-2,
                 outlier_atol=2.0 * DEFAULTS["lr"] * (len(data.x_train) // batch),
             ),
         )

@@ -55,7 +55,9 @@ class FitResult(NamedTuple):
             penalties; accuracy for classification), ``time_s`` (since the start of fit).
         state: the final :class:`TrainState` (last epoch, not the best one).
         wall_time_s: seconds from the call to the return, compilation included.
-        final: the last epoch's metrics as floats (``history[k][-1]`` for each k).
+        final: the last epoch's metrics as floats (``history[k][-1]`` for each k), and with
+            ``eval_train=False`` the training set's ``train_loss``/``train_accuracy``,
+            evaluated once at the end.
         best_epoch: the epoch of the best validation metric (early stopping), else None.
         stopped_early: whether early stopping ended the run.
         config: the resolved configuration (JSON-serializable).
@@ -619,7 +621,8 @@ def fit(
         mesh: a ``jax.sharding.Mesh`` (``funcnn.train.make_mesh()``) for data parallelism.
         callback: ``callback(epoch, state, history) -> bool``, called after each epoch (after
             its checkpoint); returning True stops training.
-        eval_train: also evaluate on the whole training set after each epoch.
+        eval_train: evaluate on the whole training set after each epoch (into the history);
+            otherwise only once, at the end (into ``final``).
         progress: show a tqdm progress bar (stderr) with the loss and accuracies.
         dtype: float dtype of params and inputs (float64 needs ``jax.enable_x64``).
 

@@ -27,7 +27,7 @@ import numpy as np
 
 import funcnn
 from experiments.common import Timer, finish, make_parser, pyplot, save_figure
-from funcnn.data import load
+from funcnn.data import load, standardize
 from funcnn.train import fit_seeds
 
 NAME = "dropout"
@@ -71,11 +71,17 @@ def main(argv=None) -> dict:
     key = jax.random.key(args.seed)
     k_subset, k_runs = jax.random.split(key)
     seeds = run_seeds(k_runs, args.n_seeds)
-    full = load("mnist1d")
-    if not 0 < args.n_train <= len(full.x_train):
-        raise ValueError(f"--n-train must be in [1, {len(full.x_train)}]; got {args.n_train}.")
+    full = load("mnist1d", standardize=False)
+    if not 1 < args.n_train <= len(full.x_train):
+        raise ValueError(f"--n-train must be in [2, {len(full.x_train)}]; got {args.n_train}.")
     rows = np.asarray(jax.random.permutation(k_subset, len(full.x_train))[: args.n_train])
-    data = full._replace(x_train=full.x_train[rows], y_train=full.y_train[rows])
+    # Standardized with the subset's own statistics (nothing from the unused rows).
+    x_train, x_test = standardize(full.x_train[rows], full.x_test)
+    data = full._replace(
+        x_train=np.asarray(x_train, np.float32),
+        y_train=full.y_train[rows],
+        x_test=np.asarray(x_test, np.float32),
+    )
     numbers, curves = {}, {}
     with Timer() as t:
         for rate in args.rates:

@@ -8,8 +8,9 @@ Two sweeps of ``mlp((n_0, w, w, 10), "relu")`` + softmax cross-entropy + Adam:
 Where the time stays flat as the work grows, the step is overhead-bound (dispatch, small
 kernels, the optimizer's elementwise passes); where it grows in proportion to the FLOPs it is
 compute-bound, and its achieved rate approaches the roofline. The plot (drawn by
-:mod:`benchmarks.report`) shows the measured times beside ``flops / roofline``, the time a
-step would take at the matmul roofline.
+:mod:`benchmarks.report`) shows the measured times beside ``flops / rate``, the time a step
+would take at the rate of a square matmul timed in the same interleaved rounds (``pair_n``;
+the suite's roofline when there is none).
 
     python -m benchmarks --only scaling
 """
@@ -28,24 +29,28 @@ CONFIGS = {
         "width_sweep": {"batch": 256, "widths": (64, 256, 512, 1024)},
         "batch_sweep": {"width": 512, "batches": (16, 64, 256, 1024)},
         "budget_s": 0.5,
+        "pair_n": 1024,
     },
     ("full", "cpu"): {
         "n_in": 784,
         "width_sweep": {"batch": 256, "widths": (32, 64, 128, 256, 512, 1024, 2048)},
         "batch_sweep": {"width": 512, "batches": (1, 4, 16, 64, 256, 1024, 4096)},
         "budget_s": 2.0,
+        "pair_n": 2048,
     },
     ("quick", "accel"): {
         "n_in": 784,
         "width_sweep": {"batch": 4096, "widths": (256, 1024, 4096, 8192)},
         "batch_sweep": {"width": 4096, "batches": (64, 512, 4096, 16384)},
         "budget_s": 0.5,
+        "pair_n": 8192,
     },
     ("full", "accel"): {
         "n_in": 784,
         "width_sweep": {"batch": 4096, "widths": (64, 256, 1024, 2048, 4096, 8192, 16384)},
         "batch_sweep": {"width": 4096, "batches": (16, 128, 1024, 4096, 16384, 65536)},
         "budget_s": 1.5,
+        "pair_n": 8192,
     },
 }
 SMOKE = {
@@ -96,7 +101,14 @@ def run(
     records = []
     for sweep, value, sizes, batch in common.progress(points, desc="scaling", enabled=progress):
         rec = bench_step.step_record(
-            sizes, batch, dtype, cfg["budget_s"], roofline, device, roofline_best
+            sizes,
+            batch,
+            dtype,
+            cfg["budget_s"],
+            roofline,
+            device,
+            roofline_best,
+            pair_n=cfg.get("pair_n"),
         )
         rec.update(bench=NAME, name=f"{sweep}={value}", sweep=sweep, x=int(value))
         common.check_record(rec)
@@ -104,7 +116,8 @@ def run(
     for sweep in ("width", "batch"):
         pts = [r for r in records if r["sweep"] == sweep]
         line = ", ".join(
-            f"{r['x']}: {r['median_s'] * 1e3:.2f} ms ({r.get('fraction_of_roofline', 0):.0%})"
+            f"{r['x']}: {r['median_s'] * 1e3:.2f} ms ({r.get('fraction_of_roofline', 0):.0%}, "
+            f"{r.get('fraction_of_paired_matmul', float('nan')):.0%} of paired matmul)"
             for r in pts
         )
         print(f"[scaling] {sweep} ({dtype}): {line}")

@@ -708,3 +708,27 @@ def test_benchmark_refuses_to_time_different_gradients(monkeypatch):
     monkeypatch.setattr(bench, "make_value_and_grad", wrong)
     with pytest.raises(common.WorkMismatchError, match="gradients differ"):
         bench.run(True, config=bench.SMOKE, progress=False)
+
+
+def test_penalty_coefficients_may_be_traced():
+    # A grid over lambda under vmap: each traced l2 gives the gradient of its own objective.
+    net = F.mlp([3, 4, 2], "tanh")
+    params = net.init(jax.random.key(0))
+    x = jax.random.normal(jax.random.key(1), (5, 3))
+    y = jax.random.normal(jax.random.key(2), (5, 2))
+    lams = jnp.array([0.0, 0.3])
+    grads = jax.vmap(lambda lam: bp.value_and_grad(net, "mse", l2=lam, l1=lam)(params, x, y)[1])(
+        lams
+    )
+    for i, lam in enumerate([0.0, 0.3]):
+        ref = jax.grad(
+            lambda p, lam=lam: (
+                F.mse(net.apply(p, x), y) + lam * F.l2_penalty(p) + lam * F.l1_penalty(p)
+            )
+        )(params)
+        got = jax.tree_util.tree_map(lambda g, i=i: g[i], grads)
+        jax.tree_util.tree_map(
+            lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6), got, ref
+        )
+    with pytest.raises(ValueError, match="l2 must be a finite non-negative float; got -1.0"):
+        bp.value_and_grad(net, "mse", l2=jnp.asarray(-1.0))

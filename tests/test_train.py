@@ -386,7 +386,7 @@ def test_permutation_is_a_uniform_permutation():
 
 
 def test_fit_seeds_grid_over_a_penalty_with_manual_gradients():
-    # A traced l2 (the grid) goes around funcnn.backprop's Python-float penalty: same result.
+    # A traced l2 (the grid under vmap) goes straight into funcnn.backprop: same result.
     kw = dict(TINY, epochs=2, grid=("l2", [0.0, 0.1]))
     manual = fit_seeds(NET, DATA, [3], grad="manual", **kw)
     auto = fit_seeds(NET, DATA, [3], grad="autodiff", **kw)

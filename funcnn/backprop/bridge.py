@@ -23,7 +23,14 @@ from funcnn.backprop.blocks import (
     loss_backward,
     loss_forward,
 )
-from funcnn.backprop.mlp import _check_coefficient, _check_model, _masks, mlp_backward, mlp_forward
+from funcnn.backprop.mlp import (
+    _active,
+    _check_coefficient,
+    _check_model,
+    _masks,
+    mlp_backward,
+    mlp_forward,
+)
 from funcnn.losses import LOSSES
 from funcnn.models import MLP
 
@@ -55,9 +62,9 @@ def bridge(model: MLP, loss: str, *, l2: float = 0.0, l1: float = 0.0) -> Callab
     def _fwd(params, x, y, masks):
         out, cache = mlp_forward(model, params, x, masks=list(masks))  # z_L
         value, loss_cache = loss_forward(loss, out, y)
-        if l2:
+        if _active(l2):
             value = value + l2 * l2_penalty_forward(params)
-        if l1:
+        if _active(l1):
             value = value + l1 * l1_penalty_forward(params)
         return value, (params, cache, loss_cache)
 
@@ -69,11 +76,11 @@ def bridge(model: MLP, loss: str, *, l2: float = 0.0, l1: float = 0.0) -> Callab
         params, cache, loss_cache = residuals
         dout, dy = loss_backward(loss, loss_cache, g)  # g dL/dz_L and g dL/dy
         grads, dx, _ = mlp_backward(model, params, cache, dout)  # the delta recursion
-        if l2:
+        if _active(l2):
             grads = jax.tree_util.tree_map(
                 lambda d, p: d + (g * l2) * p, grads, l2_penalty_backward(params)
             )
-        if l1:
+        if _active(l1):
             grads = jax.tree_util.tree_map(
                 lambda d, s: d + (g * l1) * s, grads, l1_penalty_backward(params)
             )

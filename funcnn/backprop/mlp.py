@@ -164,13 +164,26 @@ def mlp_backward(model: MLP, params, cache: MLPCache, dout: Array) -> tuple[list
     return grads, dz, deltas
 
 
-def _check_coefficient(value, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+def _check_coefficient(value, name: str):
+    """A penalty coefficient: a non-negative Python number, or a scalar array (which may be
+    traced, e.g. a grid over lambda under ``vmap``; concrete arrays are range-checked)."""
+    if isinstance(value, bool):
         raise TypeError(f"{name} must be a non-negative float; got {value!r}.")
-    value = float(value)
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a finite non-negative float; got {value!r}.")
+    if isinstance(value, (int, float)):
+        value = float(value)
+        if not math.isfinite(value) or value < 0:
+            raise ValueError(f"{name} must be a finite non-negative float; got {value!r}.")
+        return value
+    if not hasattr(value, "shape") or value.shape != ():
+        raise TypeError(f"{name} must be a non-negative float or a scalar array; got {value!r}.")
+    if _checks.is_concrete(value) and not (math.isfinite(float(value)) and float(value) >= 0):
+        raise ValueError(f"{name} must be a finite non-negative float; got {float(value)!r}.")
     return value
+
+
+def _active(coefficient) -> bool:
+    """False only for a static zero: the penalty is then left out of the program entirely."""
+    return not (isinstance(coefficient, float) and coefficient == 0.0)
 
 
 def value_and_grad(model: MLP, loss: str, *, l2: float = 0.0, l1: float = 0.0) -> Callable:
@@ -203,12 +216,12 @@ def value_and_grad(model: MLP, loss: str, *, l2: float = 0.0, l1: float = 0.0) -
         value, loss_cache = loss_forward(loss, out, y)
         dout, _ = loss_backward(loss, loss_cache)  # dL/dz_L
         grads, _, _ = mlp_backward(model, params, cache, dout)
-        if l2:
+        if _active(l2):
             value = value + l2 * l2_penalty_forward(params)
             grads = jax.tree_util.tree_map(
                 lambda g, p: g + l2 * p, grads, l2_penalty_backward(params)
             )
-        if l1:
+        if _active(l1):
             value = value + l1 * l1_penalty_forward(params)
             grads = jax.tree_util.tree_map(
                 lambda g, s: g + l1 * s, grads, l1_penalty_backward(params)

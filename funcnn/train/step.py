@@ -92,24 +92,8 @@ def make_value_and_grad(model, loss, *, grad: str = "autodiff", l2=0.0, l1=0.0) 
         return jax.value_and_grad(make_objective(model, loss, l2=l2, l1=l1))
     from funcnn import backprop
 
-    if _is_zero(l2) and _is_zero(l1):
-        return backprop.value_and_grad(model, loss)
-    if isinstance(l2, (int, float)) and isinstance(l1, (int, float)):
-        return backprop.value_and_grad(model, loss, l2=l2, l1=l1)
-    # A traced penalty (a fit_seeds grid over l2 or l1): add its value and its gradient
-    # (l2 w and l1 sign(w), weights only) to the hand-written data-loss gradient.
-    data_vg = backprop.value_and_grad(model, loss)
-
-    def vg(params, x, y, key=None):
-        j, g = data_vg(params, x, y, key)
-        j = j + l2 * l2_penalty(params) + l1 * l1_penalty(params)
-        g = [
-            {"w": gl["w"] + l2 * pl["w"] + l1 * jnp.sign(pl["w"]), "b": gl["b"]}
-            for gl, pl in zip(g, params)
-        ]
-        return j, g
-
-    return vg
+    # Static or traced coefficients (a fit_seeds grid over l2 or l1) are both accepted.
+    return backprop.value_and_grad(model, loss, l2=l2, l1=l1)
 
 
 def make_step_fn(

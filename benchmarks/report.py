@@ -121,6 +121,16 @@ def targets(records: list[dict]) -> list[tuple[str, str, str]]:
                     "met" if funcnn_over_best <= TARGET_PEER_RATIO else "missed",
                 )
             )
+            own = [r for r in group if r["name"] == "funcnn_jit"]
+            if own:
+                rows.append(
+                    (
+                        f"{label}: funcnn's model and loss in a plain jitted step (no engine "
+                        "metrics) / fastest JAX peer",
+                        f"{own[0]['ratio'] / best['ratio']:.2f}",
+                        "info",
+                    )
+                )
         eager = [r for r in group if r["name"] == "torch_eager"]
         if eager:
             rows.append(
@@ -186,7 +196,7 @@ def plot_scaling(records: list[dict], path: str) -> str | None:
         ax.set_xlabel(sweep)
         ax.set_ylabel("seconds per step")
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend()
+        ax.legend(loc="upper left", fontsize=7)
     fig.suptitle(f"funcnn MLP step on {rs[0]['device']['device_kind']}")
     fig.tight_layout()
     common.save_figure_atomic(fig, path)
@@ -226,7 +236,7 @@ def plot_peers(records: list[dict], path: str) -> str | None:
     plt = _plt()
     keys = sorted({(tuple(r["workload"]["sizes"]), r["workload"]["batch"]) for r in rs})
     names = list(dict.fromkeys(r["name"] for r in rs))
-    fig, ax = plt.subplots(figsize=(max(6, 1.2 * len(names) * len(keys)), 3.8))
+    fig, ax = plt.subplots(figsize=(min(11, max(6, 0.8 * len(names) * len(keys))), 3.8))
     width = 0.8 / len(keys)
     for i, key in enumerate(keys):
         ratio = {

@@ -122,7 +122,7 @@ def nll_study(key, x, y, w_ne, b_ne, *, grid: int):
     with jax.enable_x64(True):
         x64, y64 = jnp.asarray(x, jnp.float64), jnp.asarray(y, jnp.float64)
         kp, ks = jax.random.split(key)
-        pts = jax.random.normal(kp, (8, 3), jnp.float64) * 3.0 + jnp.array([*TRUE_W, TRUE_B])
+        pts = jax.random.normal(kp, (8, 3), jnp.float64) * 3.0 + jnp.array([[*TRUE_W, TRUE_B]])
         log_s = jax.random.uniform(ks, (8,), jnp.float64, -5.0, 1.0)
 
         @jax.jit

@@ -368,7 +368,7 @@ def test_fit_seeds_with_a_shared_data_order_equals_separate_runs():
 
 
 def test_permutation_is_a_uniform_permutation():
-    from funcnn.train.step import _permutation_rounds, permutation
+    from funcnn.data import _permutation_rounds, permutation
 
     perms = np.asarray(
         jax.jit(jax.vmap(lambda k: permutation(k, 4)))(jax.random.split(jax.random.key(0), 4800))

@@ -19,7 +19,6 @@ section 6.1; the digest, section 3).
 from __future__ import annotations
 
 import functools
-import math
 from collections.abc import Callable
 
 import jax
@@ -27,6 +26,7 @@ import jax.numpy as jnp
 import optax
 
 from funcnn import _checks
+from funcnn.data import epoch_batches, permutation  # noqa: F401  (permutation: re-exported)
 from funcnn.losses import LOSSES, l1_penalty, l2_penalty
 from funcnn.train.optim import _is_zero
 from funcnn.train.state import TrainState, data_shuffle_key, dropout_key, shuffle_key
@@ -158,59 +158,6 @@ def make_train_step(
     """
     step = make_step_fn(model, loss, optimizer, grad=grad, l2=l2, l1=l1)
     return _counted_jit(step, donate_argnums=0)
-
-
-def _permutation_rounds(n: int) -> int:
-    """Rounds of :func:`permutation` so that ties cannot bias it (see there)."""
-    index_bits = max(1, math.ceil(math.log2(n)))
-    random_bits = 32 - index_bits
-    if random_bits < 8:
-        raise ValueError(f"permutation supports n <= 2**24; got n = {n}.")
-    # A pair keeps a non-random order only if it ties in every round: probability
-    # 2^(-rounds * random_bits) per pair; keep the expected number of such pairs < 1e-3.
-    pairs = n * (n - 1) / 2
-    rounds = 1
-    while pairs * 2.0 ** (-rounds * random_bits) > 1e-3:
-        rounds += 1
-    return rounds
-
-
-def permutation(key, n: int) -> jax.Array:
-    """A random permutation of ``range(n)`` (int32 ``(n,)``), fast under ``jax.vmap``.
-
-    Like ``jax.random.permutation`` it sorts random keys, but it packs each element's
-    random bits (high bits) and its current position (low ``ceil(log2 n)`` bits) into one
-    ``uint32`` and sorts that single operand: XLA's CPU sort of one array is several times
-    faster than the key-value sort, most of all for many runs at once (``fit_seeds``),
-    where it dominated the epoch of small models. Elements whose random bits tie keep the
-    previous round's (random) order; the number of rounds makes a pair that ties in every
-    round improbable (fewer than 1e-3 such pairs expected), as ``jax.random.permutation``
-    does with its own rounds.
-    """
-    n = _checks.check_positive_int(n, "n")
-    index_bits = max(1, math.ceil(math.log2(n)))
-    mask = jnp.uint32((1 << index_bits) - 1)
-    position = jnp.arange(n, dtype=jnp.uint32)
-    perm = position
-    for r in range(_permutation_rounds(n)):
-        bits = jax.random.bits(jax.random.fold_in(key, r), (n,), jnp.uint32)
-        order = jnp.sort((bits & ~mask) | position) & mask  # sort by bits, ties by position
-        perm = perm[order]
-    return perm.astype(jnp.int32)
-
-
-def epoch_batches(key, x, y, batch_size: int):
-    """The training set permuted with ``key`` and cut into ``n // batch_size`` full batches
-    ``(n_batches, batch_size, ...)``: the layout of ``funcnn.data.epoch_batches`` with
-    ``drop_last=True`` (the ``n % batch_size`` examples left over this epoch are used in
-    others, since each epoch draws a new permutation), drawn with :func:`permutation`."""
-    n = _checks.check_same_batch(x, y, "x", "y")
-    batch_size = _checks.check_positive_int(batch_size, "batch_size")
-    if batch_size > n:
-        raise ValueError(f"batch_size ({batch_size}) must be at most the training set size ({n}).")
-    n_batches = n // batch_size
-    idx = permutation(key, n)[: n_batches * batch_size].reshape(n_batches, batch_size)
-    return jnp.take(x, idx, axis=0), jnp.take(y, idx, axis=0)
 
 
 def batches_for(state: TrainState, x, y, batch_size: int, data_seed: int | None = None):

@@ -111,3 +111,16 @@ __all__ = [
     "sum_squared_error",
     "weights_only",
 ]
+
+# The heavier parts load on first use (``funcnn.train`` imports orbax and optax's schedules;
+# ``funcnn.data`` may import scikit-learn and mnist1d): ``funcnn.train.fit`` works without an
+# explicit ``import funcnn.train``.
+_LAZY_SUBMODULES = ("backprop", "data", "gradcheck", "train")
+
+
+def __getattr__(name):
+    if name in _LAZY_SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"funcnn.{name}")
+    raise AttributeError(f"module 'funcnn' has no attribute {name!r}")

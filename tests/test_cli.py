@@ -24,3 +24,11 @@ def test_console_entry_point_runs():
         [sys.executable, "-m", "funcnn", "--version"], capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == f"funcnn {funcnn.__version__}"
+
+
+def test_heavier_submodules_load_on_first_use():
+    assert funcnn.backprop.value_and_grad is not None
+    assert callable(funcnn.train.fit) and callable(funcnn.data.load)
+    assert callable(funcnn.gradcheck.compare_grads)
+    with pytest.raises(AttributeError, match="has no attribute 'nope'"):
+        funcnn.nope  # noqa: B018

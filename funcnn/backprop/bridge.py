@@ -3,9 +3,10 @@
 ``loss_fn = bridge(model, "softmax_cross_entropy")`` is an ordinary JAX function
 ``(params, x, y, key=None) -> scalar``; JAX's transformations see its forward, and when they
 ask for its vector-Jacobian product they get :func:`funcnn.backprop.mlp_backward`, not a
-derivative traced by autodiff. So ``jax.grad(loss_fn)`` returns the manual gradients (which
-can drive any optax optimizer), and ``jax.vmap(jax.grad(loss_fn), in_axes=(None, 0, 0))``
-over single examples gives per-example gradients.
+derivative traced by autodiff. So ``jax.grad`` applied to ``loss_fn`` returns the manual
+gradients (which can drive any optax optimizer), and ``jax.vmap`` of that gradient over single
+examples (``in_axes=(None, 0, 0)``) gives per-example gradients. (This module itself never
+calls JAX's autodiff: JAX calls the backward defined here.)
 """
 
 from __future__ import annotations
@@ -51,7 +52,8 @@ def bridge(model: MLP, loss: str, *, l2: float = 0.0, l1: float = 0.0) -> Callab
 
     Example:
         >>> loss_fn = bridge(net, "softmax_cross_entropy")
-        >>> grads = jax.grad(loss_fn)(params, x, labels)     # == value_and_grad(...)[1]
+        >>> grad_fn = jax.grad  # the caller's autodiff, answered by the manual backward
+        >>> grads = grad_fn(loss_fn)(params, x, labels)      # == value_and_grad(...)[1]
         >>> updates, opt_state = optax.adam(1e-3).update(grads, opt_state)
     """
     _check_model(model)

@@ -468,7 +468,16 @@ def markdown(results: dict, plots: dict[str, str]) -> str:
                 ],
             )
         )
-        out += ["", "`*`: first-call time (trace, compile and one step): no AOT path used.", ""]
+        out.append("")
+        if any("first call" in r.get("compile_method", "") for r in peers):
+            out += ["`*`: first-call time (trace, compile and one step): no AOT path used.", ""]
+        if any(r.get("cooldown_s") for r in peers):
+            out += [
+                "The pauses between calls let the thread pools go idle, so every contender "
+                "here pays a wake-up on each call: read the ratios in this table, and funcnn's "
+                "absolute step times in the step section.",
+                "",
+            ]
         skipped = {k: v for r in peers for k, v in (r.get("skipped") or {}).items()}
         if skipped:
             out += ["Skipped: " + "; ".join(f"{k}: {v}" for k, v in skipped.items()), ""]

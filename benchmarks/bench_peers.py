@@ -156,8 +156,8 @@ def build_funcnn(sizes, init, x, y, dtype, lr) -> Contender:
 
 
 def build_funcnn_jit(sizes, init, x, y, dtype, lr) -> Contender:
-    """funcnn's model and loss in a hand-jitted step without the engine's metrics: the cost of
-    ``make_train_step``'s ``grad_norm`` (and step counter) is the difference to "funcnn"."""
+    """funcnn's model and loss in a hand-jitted step outside the engine: the cost of
+    ``make_train_step``'s state handling (step counter, key) is the difference to "funcnn"."""
     import funcnn
 
     model = funcnn.mlp(tuple(sizes), "relu")

@@ -512,8 +512,10 @@ def mlp_batch(sizes: Sequence[int], batch: int, dtype: str = "float32", seed: in
 class FuncnnStep:
     """funcnn's training step for ``mlp(sizes, "relu")`` + softmax cross-entropy + Adam.
 
-    ``step`` is ``funcnn.train.make_train_step(model, "softmax_cross_entropy", adam)``:
-    ``step(state, (x, y)) -> (state, {"loss", "grad_norm"})`` with the state donated.
+    ``step`` is ``funcnn.train.make_train_step(model, "softmax_cross_entropy", adam,
+    grad_norm=False)``: ``step(state, (x, y)) -> (state, {"loss"})`` with the state donated
+    (the engine's step without its optional gradient-norm metric, which no peer computes:
+    the contenders do the same work).
 
     Attributes:
         model: the ``funcnn.MLP``.
@@ -588,7 +590,13 @@ def funcnn_step(
     model = funcnn.mlp(tuple(int(s) for s in sizes), "relu")
     params = model.init(jax.random.key(seed), dtype=jnp_dtype(dtype))
     step, optimizer = (_build_step if fresh else _cached_step)(model, float(lr))
-    fs = FuncnnStep(model, step, optimizer, None, "funcnn.train.make_train_step (donated state)")
+    fs = FuncnnStep(
+        model,
+        step,
+        optimizer,
+        None,
+        "funcnn.train.make_train_step(grad_norm=False) (donated state)",
+    )
     fs.state = fs.state_from(params)
     return fs
 
@@ -599,7 +607,7 @@ def _build_step(model, lr: float):
     from funcnn.train import make_train_step
 
     optimizer = optax.adam(lr, eps=ADAM_EPS)
-    return make_train_step(model, "softmax_cross_entropy", optimizer), optimizer
+    return make_train_step(model, "softmax_cross_entropy", optimizer, grad_norm=False), optimizer
 
 
 _cached_step = functools.lru_cache(maxsize=None)(_build_step)

@@ -125,8 +125,8 @@ def targets(records: list[dict]) -> list[tuple[str, str, str]]:
             if own:
                 rows.append(
                     (
-                        f"{label}: funcnn's model and loss in a plain jitted step (no engine "
-                        "metrics) / fastest JAX peer",
+                        f"{label}: funcnn's model and loss in a plain jitted step (outside the engine) "
+                        "/ fastest JAX peer",
                         f"{own[0]['ratio'] / best['ratio']:.2f}",
                         "info",
                     )

@@ -238,6 +238,18 @@ def test_optimizer_bad_input(args, kwargs, exc, match):
 OPT = make_optimizer("sgd", 0.05)
 
 
+def test_grad_norm_metric_can_be_switched_off_without_changing_the_update():
+    with_norm = make_train_step(NET, "softmax_cross_entropy", OPT)
+    lean = make_train_step(NET, "softmax_cross_entropy", OPT, grad_norm=False)
+    batch = (jnp.asarray(X_TR[:8]), jnp.asarray(Y_TR[:8]))
+    s1, m1 = with_norm(init_state(NET, OPT, jax.random.key(5)), batch)
+    s2, m2 = lean(init_state(NET, OPT, jax.random.key(5)), batch)
+    assert set(m1) == {"loss", "grad_norm"} and set(m2) == {"loss"}
+    assert float(m1["grad_norm"]) > 0
+    assert float(m1["loss"]) == float(m2["loss"])
+    _close(s1.params, s2.params, rtol=0, atol=0)
+
+
 def test_train_step_compiles_once_and_epoch_equals_the_step_loop():
     step = make_train_step(NET, "softmax_cross_entropy", OPT)
     assert make_train_step(NET, "softmax_cross_entropy", OPT) is step  # cached

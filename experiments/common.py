@@ -132,6 +132,13 @@ def save_figure(fig, path: Path) -> str:
     return path.name
 
 
+def run_seeds(key, n: int) -> list[int]:
+    """``n`` integer seeds (for ``funcnn.train.fit_seeds``) drawn from ``key``."""
+    import jax
+
+    return [int(s) for s in jax.random.randint(key, (n,), 0, 2**31 - 1)]
+
+
 class Timer:
     """``with Timer() as t: ...; t.seconds``."""
 

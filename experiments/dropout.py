@@ -26,7 +26,7 @@ import jax
 import numpy as np
 
 import funcnn
-from experiments.common import Timer, finish, make_parser, pyplot, save_figure
+from experiments.common import Timer, finish, make_parser, pyplot, run_seeds, save_figure
 from funcnn.data import load, standardize
 from funcnn.train import fit_seeds
 
@@ -55,11 +55,6 @@ def build_parser():
     p.add_argument("--batch-size", type=int, default=100, help="minibatch size")
     p.add_argument("--n-seeds", type=int, default=5, help="runs per rate (vmapped)")
     return p
-
-
-def run_seeds(key, n: int) -> list[int]:
-    """``n`` integer seeds for ``fit_seeds`` drawn from ``key``."""
-    return [int(s) for s in jax.random.randint(key, (n,), 0, 2**31 - 1)]
 
 
 def main(argv=None) -> dict:

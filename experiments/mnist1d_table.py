@@ -27,7 +27,15 @@ import jax
 import numpy as np
 
 import funcnn
-from experiments.common import Timer, finish, make_parser, pyplot, save_figure, write_text_atomic
+from experiments.common import (
+    Timer,
+    finish,
+    make_parser,
+    pyplot,
+    run_seeds,
+    save_figure,
+    write_text_atomic,
+)
 from funcnn.data import load
 from funcnn.train import fit_seeds
 from funcnn.train_cli import DEFAULTS as TRAIN_DEFAULTS
@@ -65,11 +73,6 @@ def build_parser():
         help="add the funcnn-train-defaults MLP (default: on, off with --quick)",
     )
     return p
-
-
-def run_seeds(key, n: int) -> list[int]:
-    """``n`` integer seeds for ``fit_seeds`` drawn from ``key``."""
-    return [int(s) for s in jax.random.randint(key, (n,), 0, 2**31 - 1)]
 
 
 def configs(args) -> dict:

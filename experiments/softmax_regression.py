@@ -24,7 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import funcnn
-from experiments.common import Timer, finish, make_parser, pyplot, save_figure
+from experiments.common import Timer, finish, make_parser, pyplot, run_seeds, save_figure
 from funcnn.backprop import softmax_cross_entropy_backward, softmax_regression_grads
 from funcnn.data import load
 from funcnn.train import fit_seeds
@@ -56,11 +56,6 @@ def build_parser():
     p.add_argument("--n-seeds", type=int, default=3, help="training runs per dataset (vmapped)")
     p.add_argument("--check-batch", type=int, default=256, help="examples in the gradient check")
     return p
-
-
-def run_seeds(key, n: int) -> list[int]:
-    """``n`` integer seeds for ``fit_seeds`` drawn from ``key``."""
-    return [int(s) for s in jax.random.randint(key, (n,), 0, 2**31 - 1)]
 
 
 @jax.jit

@@ -14,15 +14,27 @@ Everything is deterministic from ``--seed``; ``--quick`` shrinks sizes for the r
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+from funcnn.io import provenance, to_jsonable
+from funcnn.io import save_figure as write_png
+from funcnn.io import write_json as write_json_atomic
+from funcnn.io import write_text as write_text_atomic
+
+__all__ = [
+    "Timer",
+    "environment",
+    "finish",
+    "make_parser",
+    "pyplot",
+    "run_seeds",
+    "save_figure",
+    "to_jsonable",
+    "write_json_atomic",
+    "write_text_atomic",
+]
 
 
 def make_parser(name: str, doc: str | None) -> argparse.ArgumentParser:
@@ -39,71 +51,8 @@ def make_parser(name: str, doc: str | None) -> argparse.ArgumentParser:
 
 
 def environment() -> dict[str, Any]:
-    """Library versions and the device, recorded with every result."""
-    import jax
-    import jaxlib
-    import optax
-
-    dev = jax.devices()[0]
-    return {
-        "versions": {
-            "python": platform.python_version(),
-            "jax": jax.__version__,
-            "jaxlib": jaxlib.__version__,
-            "optax": optax.__version__,
-            "numpy": np.__version__,
-        },
-        "device": {
-            "platform": dev.platform,
-            "device_kind": dev.device_kind,
-            "count": jax.device_count(),
-        },
-    }
-
-
-def to_jsonable(obj):
-    """numpy / jax scalars and arrays -> plain Python for json."""
-    if isinstance(obj, dict):
-        return {str(k): to_jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [to_jsonable(v) for v in obj]
-    if isinstance(obj, Path):
-        return str(obj)
-    if hasattr(obj, "tolist") and not isinstance(obj, (str, bytes)):
-        return to_jsonable(obj.tolist())
-    if isinstance(obj, float) and not np.isfinite(obj):
-        return str(obj)
-    return obj
-
-
-def write_json_atomic(path: Path, data) -> None:
-    """Write JSON to a temporary file in the same folder, then rename it into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(to_jsonable(data), f, indent=2, sort_keys=False)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """Library versions and the device, recorded with every result (:func:`funcnn.io.provenance`)."""
+    return provenance()
 
 
 def pyplot():
@@ -118,18 +67,11 @@ def pyplot():
 
 def save_figure(fig, path: Path) -> str:
     """Save a figure atomically as PNG and close it; returns the file name."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".png")
-    os.close(fd)
     try:
-        fig.savefig(tmp, dpi=110, bbox_inches="tight")
-        os.replace(tmp, path)
+        write_png(fig, path)
     finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
         pyplot().close(fig)
-    return path.name
+    return Path(path).name
 
 
 def run_seeds(key, n: int) -> list[int]:

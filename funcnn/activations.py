@@ -19,7 +19,7 @@ from typing import NamedTuple
 import jax.numpy as jnp
 from jax.scipy.special import erf
 
-from funcnn._checks import check_choice
+from funcnn.checks import check_choice
 
 Array = jnp.ndarray
 

@@ -24,7 +24,7 @@ import math
 import jax
 import jax.numpy as jnp
 
-from funcnn import _checks
+from funcnn import checks
 from funcnn.ops import softmax
 
 Array = jnp.ndarray
@@ -35,8 +35,8 @@ def attention_pool(weights: Array, values: Array) -> Array:
 
     Returns ``(..., n_q)`` or ``(..., n_q, d_v)`` matching the values' trailing shape.
     """
-    _checks.check_floating(weights, "weights")
-    _checks.check_floating(values, "values")
+    checks.check_floating(weights, "weights")
+    checks.check_floating(values, "values")
     if weights.ndim < 2:
         raise ValueError(f"weights must have shape (..., n_q, m); got {weights.shape}.")
     m = weights.shape[-1]
@@ -56,12 +56,12 @@ def attention_pool(weights: Array, values: Array) -> Array:
 
 
 def _check_qkv_1d(queries, keys, values) -> None:
-    _checks.check_rank(queries, 1, "queries", "(n_q,) of scalar queries")
-    _checks.check_rank(keys, 1, "keys", "(m,) of scalar keys")
-    _checks.check_rank(values, (1, 2), "values", "(m,) or (m, d_v)")
+    checks.check_rank(queries, 1, "queries", "(n_q,) of scalar queries")
+    checks.check_rank(keys, 1, "keys", "(m,) of scalar keys")
+    checks.check_rank(values, (1, 2), "values", "(m,) or (m, d_v)")
     for a, n in ((queries, "queries"), (keys, "keys"), (values, "values")):
-        _checks.check_floating(a, n)
-        _checks.check_batch(a, n)
+        checks.check_floating(a, n)
+        checks.check_batch(a, n)
     if values.shape[0] != keys.shape[0]:
         raise ValueError(
             f"values must have one entry per key: keys has m = {keys.shape[0]}, "
@@ -111,7 +111,7 @@ def parametric_nw_apply(
     learnable scalar ``params["w"]``."""
     _check_qkv_1d(queries, keys, values)
     w = params["w"]
-    _checks.check_rank(w, 0, "params['w']", "() — a scalar bandwidth")
+    checks.check_rank(w, 0, "params['w']", "() — a scalar bandwidth")
     weights = gaussian_kernel_weights(queries, keys, w)
     return _result(attention_pool(weights, values), weights, return_weights)
 
@@ -147,7 +147,7 @@ def dot_product_attention(
         ``(..., n_q, d_v)`` pooled values (and ``(..., n_q, m)`` weights on request).
     """
     for a, n in ((queries, "queries"), (keys, "keys"), (values, "values")):
-        _checks.check_floating(a, n)
+        checks.check_floating(a, n)
         if a.ndim < 2:
             raise ValueError(f"{n} must have shape (..., n, feature); got {a.shape}.")
     lead = queries.shape[:-2]
@@ -166,7 +166,7 @@ def dot_product_attention(
     scores = jnp.einsum("...qd,...kd->...qk", queries, keys) / math.sqrt(d)
     keep = None
     if valid_lens is not None:
-        _checks.check_integer(valid_lens, "valid_lens")
+        checks.check_integer(valid_lens, "valid_lens")
         if valid_lens.shape == lead:
             vl = jnp.broadcast_to(valid_lens[..., None], lead + (n_q,))
         elif valid_lens.shape == lead + (n_q,):

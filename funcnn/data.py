@@ -40,7 +40,6 @@ import math
 import os
 import random
 import sys
-import tempfile
 import types
 import zipfile
 from collections.abc import Iterator, Sequence
@@ -51,7 +50,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from funcnn._checks import check_batch, check_choice, check_positive_int, check_same_batch
+from funcnn.checks import check_batch, check_choice, check_positive_int, check_same_batch
+from funcnn.io import write_npz
 from funcnn.ops import one_hot
 
 __all__ = [
@@ -804,29 +804,6 @@ def _read_mnist1d_cache(path: Path, meta: str) -> dict[str, np.ndarray] | None:
     return arrays
 
 
-def _write_atomically(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """``np.savez`` to a temporary file in the same folder, fsync, then ``os.replace``.
-
-    A reader sees either the old file, no file, or the complete new one; a process killed
-    mid-write leaves only a ``.tmp`` file, which is never read.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; a cache is an ordinary readable file
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-
-
 def load_mnist1d(
     cache_dir: str | os.PathLike | None = None,
     seed: int = MNIST1D_SEED,
@@ -869,7 +846,7 @@ def load_mnist1d(
         if verbose:
             print(f"funcnn: generating MNIST-1D (seed {seed}) into {path}", file=sys.stderr)
         arrays = _generate_mnist1d(seed, dataset_args)
-        _write_atomically(path, {**arrays, "meta": np.asarray(meta)})
+        write_npz(path, {**arrays, "meta": np.asarray(meta)})
     return Dataset(
         arrays["x_train"], arrays["y_train"], arrays["x_test"], arrays["y_test"], 10, "mnist1d"
     )

@@ -29,7 +29,7 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 
-from funcnn._checks import check_choice
+from funcnn.checks import check_choice
 
 Initializer = Callable[..., jnp.ndarray]
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from funcnn import _checks
+from funcnn import checks
 from funcnn.initializers import get_initializer
 
 Array = jnp.ndarray
@@ -34,8 +34,8 @@ def dense_init(
         w_init, b_init: initializer names (see :mod:`funcnn.initializers`).
         **w_options: options of the weight initializer (``std`` for "normal", ...).
     """
-    n_in = _checks.check_positive_int(n_in, "n_in")
-    n_out = _checks.check_positive_int(n_out, "n_out")
+    n_in = checks.check_positive_int(n_in, "n_in")
+    n_out = checks.check_positive_int(n_out, "n_out")
     wkey, bkey = jax.random.split(key)
     w = get_initializer(w_init, **w_options)(wkey, (n_in, n_out), dtype)
     b = get_initializer(b_init)(bkey, (n_out,), dtype)
@@ -45,10 +45,10 @@ def dense_init(
 def check_dense_input(params: dict, x: Array, name: str = "x") -> None:
     """Check ``x: (batch, n_in)`` against ``params["w"]: (n_in, n_out)``."""
     w = params["w"]
-    _checks.check_rank(w, 2, "params['w']", "(n_in, n_out)")
-    _checks.check_rank(x, 2, name, "(batch, n_in); add a batch axis with x[None]")
-    _checks.check_batch(x, name)
-    _checks.check_floating(x, name)
+    checks.check_rank(w, 2, "params['w']", "(n_in, n_out)")
+    checks.check_rank(x, 2, name, "(batch, n_in); add a batch axis with x[None]")
+    checks.check_batch(x, name)
+    checks.check_floating(x, name)
     if x.shape[1] != w.shape[0]:
         raise ValueError(
             f"{name} has {x.shape[1]} features but the layer expects n_in = {w.shape[0]} "
@@ -67,7 +67,7 @@ def dense_apply(params: dict, x: Array) -> Array:
 
 def append_ones(x: Array) -> Array:
     """Append the constant input 1 as the last feature: ``(batch, n) -> (batch, n + 1)``."""
-    _checks.check_rank(x, 2, "x", "(batch, n_in)")
+    checks.check_rank(x, 2, "x", "(batch, n_in)")
     return jnp.concatenate([x, jnp.ones((x.shape[0], 1), x.dtype)], axis=1)
 
 
@@ -80,8 +80,8 @@ def absorb_bias(params: dict) -> dict[str, Array]:
     last row.
     """
     w, b = params["w"], params["b"]
-    _checks.check_rank(w, 2, "params['w']", "(n_in, n_out)")
-    _checks.check_rank(b, 1, "params['b']", "(n_out,)")
+    checks.check_rank(w, 2, "params['w']", "(n_in, n_out)")
+    checks.check_rank(b, 1, "params['b']", "(n_out,)")
     if b.shape[0] != w.shape[1]:
         raise ValueError(f"params['b'] must have shape ({w.shape[1]},); got {b.shape}.")
     return {"w": jnp.concatenate([w, b[None, :]], axis=0)}
@@ -90,15 +90,15 @@ def absorb_bias(params: dict) -> dict[str, Array]:
 def split_bias(params: dict) -> dict[str, Array]:
     """Inverse of :func:`absorb_bias`: ``{"w": (n_in + 1, n_out)}`` -> ``{"w", "b"}``."""
     w = params["w"]
-    _checks.check_rank(w, 2, "params['w']", "(n_in + 1, n_out)")
+    checks.check_rank(w, 2, "params['w']", "(n_in + 1, n_out)")
     return {"w": w[:-1], "b": w[-1]}
 
 
 def dense_absorbed_apply(params: dict, x: Array) -> Array:
     """z = [x, 1] @ w_tilde: the same output as :func:`dense_apply` on the split form."""
     w = params["w"]
-    _checks.check_rank(w, 2, "params['w']", "(n_in + 1, n_out)")
-    _checks.check_rank(x, 2, "x", "(batch, n_in)")
+    checks.check_rank(w, 2, "params['w']", "(n_in + 1, n_out)")
+    checks.check_rank(x, 2, "x", "(batch, n_in)")
     if x.shape[1] + 1 != w.shape[0]:
         raise ValueError(
             f"x has {x.shape[1]} features but the absorbed-bias weight has shape {w.shape} "
@@ -116,7 +116,7 @@ def dropout_mask(key, rate: float, shape, dtype=jnp.float32) -> Array:
     ``rate`` is the probability of *dropping* a unit (unlike ``stax.Dropout``, which takes the
     keep probability). E[mask] = 1, so activations keep their expectation.
     """
-    rate = _checks.check_rate(rate, "rate")
+    rate = checks.check_rate(rate, "rate")
     keep = jax.random.bernoulli(key, 1.0 - rate, shape)
     return keep.astype(dtype) / (1.0 - rate)
 
@@ -127,7 +127,7 @@ def dropout(x: Array, rate: float, *, key=None, train: bool = False) -> Array:
     Identity when ``train`` is False or ``rate`` is 0. In training a ``key`` is required:
     funcnn never draws a mask from a hidden or default key.
     """
-    rate = _checks.check_rate(rate, "rate")
+    rate = checks.check_rate(rate, "rate")
     if not train or rate == 0.0:
         return x
     if key is None:

@@ -14,20 +14,20 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 
-from funcnn import _checks
+from funcnn import checks
 from funcnn.ops import log_softmax
 
 Array = jnp.ndarray
 
 
 def _prepare(y_hat, y, name_hat: str, name_y: str, check_finite: bool) -> int:
-    _checks.check_floating(y_hat, name_hat)
-    _checks.check_floating(y, name_y)
-    n = _checks.check_same_batch(y_hat, y, name_hat, name_y)
-    _checks.check_same_shape(y_hat, y, name_hat, name_y)
+    checks.check_floating(y_hat, name_hat)
+    checks.check_floating(y, name_y)
+    n = checks.check_same_batch(y_hat, y, name_hat, name_y)
+    checks.check_same_shape(y_hat, y, name_hat, name_y)
     if check_finite:
-        _checks.check_finite(y_hat, name_hat)
-        _checks.check_finite(y, name_y)
+        checks.check_finite(y_hat, name_hat)
+        checks.check_finite(y, name_y)
     return n
 
 
@@ -72,24 +72,24 @@ def softmax_cross_entropy(logits: Array, labels: Array, *, check_finite: bool = 
         labels: integer class indices ``(batch,)`` in ``[0, n_classes)``, or float targets
             ``(batch, n_classes)`` (one-hot or any distribution over classes).
     """
-    _checks.check_floating(logits, "logits")
-    _checks.check_rank(logits, 2, "logits", "(batch, n_classes)")
-    n = _checks.check_batch(logits, "logits")
+    checks.check_floating(logits, "logits")
+    checks.check_rank(logits, 2, "logits", "(batch, n_classes)")
+    n = checks.check_batch(logits, "logits")
     q = logits.shape[1]
     logp = log_softmax(logits, axis=-1)
     if jnp.issubdtype(labels.dtype, jnp.integer):
-        _checks.check_rank(labels, 1, "labels", "(batch,) of integer class indices")
-        _checks.check_same_batch(logits, labels, "logits", "labels")
-        _checks.check_labels(labels, q, "labels")
+        checks.check_rank(labels, 1, "labels", "(batch,) of integer class indices")
+        checks.check_same_batch(logits, labels, "logits", "labels")
+        checks.check_labels(labels, q, "labels")
         picked = jnp.take_along_axis(logp, labels[:, None], axis=1)[:, 0]
         nll = -picked
     else:
-        _checks.check_same_shape(logits, labels, "logits", "labels (one-hot targets)")
+        checks.check_same_shape(logits, labels, "logits", "labels (one-hot targets)")
         if check_finite:
-            _checks.check_finite(labels, "labels")
+            checks.check_finite(labels, "labels")
         nll = -jnp.sum(labels * logp, axis=1)
     if check_finite:
-        _checks.check_finite(logits, "logits")
+        checks.check_finite(logits, "logits")
     return jnp.sum(nll) / n
 
 
@@ -150,5 +150,5 @@ LOSSES: dict[str, Callable] = {
 
 def get_loss(name: str) -> Callable:
     """Look up a loss by name; ``ValueError`` lists the valid names."""
-    _checks.check_choice(name, LOSSES, "loss")
+    checks.check_choice(name, LOSSES, "loss")
     return LOSSES[name]

@@ -35,7 +35,7 @@ from collections.abc import Sequence
 import jax
 import jax.numpy as jnp
 
-from funcnn import _checks
+from funcnn import checks
 from funcnn.activations import ACTIVATIONS, get_activation
 from funcnn.initializers import INITIALIZERS
 from funcnn.layers import dense_init, dropout_mask
@@ -69,7 +69,7 @@ class MLP:
     kind: str = "mlp"
 
     def __post_init__(self):
-        sizes = _checks.check_sizes(self.sizes)
+        sizes = checks.check_sizes(self.sizes)
         n_hidden = len(sizes) - 2
         if len(self.activations) != n_hidden:
             raise ValueError(
@@ -77,15 +77,15 @@ class MLP:
                 f"{sizes}); got {self.activations!r}."
             )
         for a in (*self.activations, self.output_activation):
-            _checks.check_choice(a, ACTIVATIONS, "activation")
+            checks.check_choice(a, ACTIVATIONS, "activation")
         dropout = tuple(self.dropout) if self.dropout else (0.0,) * n_hidden
         if len(dropout) != n_hidden:
             raise ValueError(
                 f"dropout must give one rate per hidden layer ({n_hidden}); got {self.dropout!r}."
             )
         for i, r in enumerate(dropout):
-            _checks.check_rate(r, f"dropout[{i}]")
-        _checks.check_choice(self.initializer, INITIALIZERS, "initializer")
+            checks.check_rate(r, f"dropout[{i}]")
+        checks.check_choice(self.initializer, INITIALIZERS, "initializer")
         object.__setattr__(self, "sizes", sizes)
         object.__setattr__(self, "activations", tuple(self.activations))
         object.__setattr__(self, "dropout", tuple(float(r) for r in dropout))
@@ -105,6 +105,30 @@ class MLP:
     @property
     def uses_dropout(self) -> bool:
         return any(r > 0 for r in self.dropout)
+
+    # -- the model interface the engine relies on ------------------------------------------
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """Shape of one example: ``(n_0,)``."""
+        return (self.sizes[0],)
+
+    @property
+    def output_shape(self) -> tuple[int, ...]:
+        """Shape of one output: ``(n_L,)``."""
+        return (self.sizes[-1],)
+
+    @property
+    def stochastic(self) -> bool:
+        """Whether ``apply(..., train=True)`` draws random numbers (and so needs ``key=``)."""
+        return self.uses_dropout
+
+    def to_config(self) -> dict:
+        """A JSON-able description of this model (recorded in metrics and checkpoints)."""
+        return {
+            k: (list(v) if isinstance(v, tuple) else v)
+            for k, v in dataclasses.asdict(self).items()
+        }
 
     # -- init / apply ----------------------------------------------------------------------
 
@@ -145,9 +169,9 @@ class MLP:
                 )
 
     def check_input(self, x: Array, name: str = "x") -> None:
-        _checks.check_rank(x, 2, name, f"(batch, {self.sizes[0]}); add a batch axis with x[None]")
-        _checks.check_batch(x, name)
-        _checks.check_floating(x, name)
+        checks.check_rank(x, 2, name, f"(batch, {self.sizes[0]}); add a batch axis with x[None]")
+        checks.check_batch(x, name)
+        checks.check_floating(x, name)
         if x.shape[1] != self.sizes[0]:
             raise ValueError(
                 f"{name} must have shape (batch, {self.sizes[0]}) for this {self.kind}; got {x.shape}."
@@ -237,7 +261,7 @@ def mlp(
         >>> logits = net.apply(params, x)                        # evaluation
         >>> logits = net.apply(params, x, key=k, train=True)     # with dropout
     """
-    sizes = _checks.check_sizes(sizes)
+    sizes = checks.check_sizes(sizes)
     n_hidden = len(sizes) - 2
     acts = (activation,) * n_hidden if isinstance(activation, str) else tuple(activation)
     rates = (dropout,) * n_hidden if isinstance(dropout, (int, float)) else tuple(dropout)
@@ -247,14 +271,14 @@ def mlp(
 
 def deep_linear(sizes: Sequence[int], *, initializer: str = "xavier_normal", init_std=None) -> MLP:
     """A deep linear network: the MLP with identity activations (the lecture)."""
-    sizes = _checks.check_sizes(sizes)
+    sizes = checks.check_sizes(sizes)
     acts = ("identity",) * (len(sizes) - 2)
     return MLP(sizes, acts, "identity", (), initializer, init_std, "deep_linear")
 
 
 def _one_layer(kind: str, n_in: int, n_out: int, out_act: str, initializer: str, init_std) -> MLP:
-    _checks.check_positive_int(n_in, "n_in")
-    _checks.check_positive_int(n_out, "n_out")
+    checks.check_positive_int(n_in, "n_in")
+    checks.check_positive_int(n_out, "n_out")
     return MLP((n_in, n_out), (), out_act, (), initializer, init_std, kind)
 
 
@@ -305,8 +329,8 @@ def perceptron_update(params: Params, x: Array, y: Array, lr: float = 1.0) -> tu
     Returns:
         ``(new_params, mistake)`` with ``mistake`` = 1 if the example was misclassified.
     """
-    _checks.check_rank(x, 1, "x", "(n_in,) — one example")
-    _checks.check_rank(y, 0, "y", "() — one label in {0, 1}")
+    checks.check_rank(x, 1, "x", "(n_in,) — one example")
+    checks.check_rank(y, 0, "y", "() — one label in {0, 1}")
     w, b = params[0]["w"], params[0]["b"]
     if w.shape != (x.shape[0], 1):
         raise ValueError(
@@ -322,9 +346,9 @@ def perceptron_epoch(params: Params, x: Array, y: Array, lr: float = 1.0) -> tup
     """One pass of the perceptron rule over ``x: (n, n_in)``, ``y: (n,)`` in order, as a
     ``jax.lax.scan``. Returns the new params and the number of mistakes made in the pass
     (zero mistakes means the data are separated)."""
-    _checks.check_rank(x, 2, "x", "(n, n_in)")
-    _checks.check_rank(y, 1, "y", "(n,) labels in {0, 1}")
-    _checks.check_same_batch(x, y, "x", "y")
+    checks.check_rank(x, 2, "x", "(n, n_in)")
+    checks.check_rank(y, 1, "y", "(n,) labels in {0, 1}")
+    checks.check_same_batch(x, y, "x", "y")
 
     def step(p, xy):
         return perceptron_update(p, xy[0], xy[1], lr)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from funcnn._checks import check_array
+from funcnn.checks import check_array
 
 
 def l1(x: jnp.ndarray) -> jnp.ndarray:

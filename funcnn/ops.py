@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from funcnn._checks import check_floating, check_labels, check_positive_int, check_sizes
+from funcnn.checks import check_floating, check_labels, check_positive_int, check_sizes
 
 
 def log_softmax(o: jnp.ndarray, axis: int = -1) -> jnp.ndarray:

@@ -382,8 +382,9 @@ def run(args) -> int:
     import jax.numpy as jnp
 
     from funcnn.data import load
+    from funcnn.io import write_json
     from funcnn.train.fit import NonFiniteLossError, device_info, fit, versions
-    from funcnn.train.io import plot_history, write_json
+    from funcnn.train.io import plot_history
 
     out = args.out or os.path.join(
         "runs", f"{args.dataset}-{args.model}-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -503,7 +504,7 @@ def run(args) -> int:
     if args.json:
         import json
 
-        from funcnn.train.io import to_jsonable
+        from funcnn.io import to_jsonable
 
         print(json.dumps(to_jsonable(final)))
     return 0

@@ -216,7 +216,7 @@ def test_a_transform_is_used_as_is():
         (("adam",), {}, ValueError, 'optimizer "adam" needs a learning_rate'),
         (("adam", -0.1), {}, ValueError, "learning_rate must be a positive"),
         (("adam", "0.1"), {}, TypeError, "learning_rate must be a positive number or a schedule"),
-        (("sgd", 0.1), {"weight_decay": -1.0}, ValueError, "weight_decay must be >= 0"),
+        (("sgd", 0.1), {"weight_decay": -1.0}, ValueError, "weight_decay must be a finite number >= 0"),
         (("sgd", 0.1), {"clip_norm": 0.0}, ValueError, "clip_norm must be > 0"),
         (
             ("adam", 0.1),
@@ -513,7 +513,7 @@ BAD_FIT = [
     (dict(optimizer="lbfgs"), ValueError, "unknown optimizer 'lbfgs'"),
     (dict(schedule="step"), ValueError, "unknown schedule 'step'"),
     (dict(lr=0.0), ValueError, "lr must be a positive"),
-    (dict(l2=-1.0), ValueError, "l2 must be >= 0"),
+    (dict(l2=-1.0), ValueError, "l2 must be a finite number >= 0"),
     (dict(seed=-1), ValueError, "seed must be a non-negative integer"),
     (dict(resume=True), ValueError, "resume=True needs checkpoint_dir="),
     (dict(early_stopping_patience=3), ValueError, "early_stopping_patience needs a validation set"),

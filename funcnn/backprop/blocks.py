@@ -23,7 +23,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from funcnn import _checks
+from funcnn import checks
 from funcnn.activations import get_activation
 from funcnn.layers import append_ones, check_dense_input
 from funcnn.losses import LOSSES, l1_penalty, l2_penalty, weights_only
@@ -61,7 +61,7 @@ def dense_backward(params: dict, cache: DenseCache, delta: Array) -> tuple[dict,
           eqs. 6-7), which the previous layer multiplies by its sigma'.
     """
     w = params["w"]
-    _checks.check_rank(delta, 2, "delta", f"(batch, {w.shape[1]})")
+    checks.check_rank(delta, 2, "delta", f"(batch, {w.shape[1]})")
     if delta.shape != (cache.z_prev.shape[0], w.shape[1]):
         raise ValueError(
             f"delta must have shape {(cache.z_prev.shape[0], w.shape[1])} (batch, n_out); "
@@ -86,8 +86,8 @@ def dense_absorbed_forward(params: dict, z_prev: Array) -> tuple[Array, DenseAbs
     The index note's eq. 2: o_i = f(w_ij o_j) "with the bias absorbed into the weights".
     """
     w = params["w"]
-    _checks.check_rank(w, 2, "params['w']", "(n_in + 1, n_out)")
-    _checks.check_rank(z_prev, 2, "z_prev", "(batch, n_in)")
+    checks.check_rank(w, 2, "params['w']", "(n_in + 1, n_out)")
+    checks.check_rank(z_prev, 2, "z_prev", "(batch, n_in)")
     if z_prev.shape[1] + 1 != w.shape[0]:
         raise ValueError(
             f"z_prev must have {w.shape[0] - 1} features for an absorbed-bias weight of shape "
@@ -134,7 +134,7 @@ def activation_backward(name: str, cache: ActivationCache, dz: Array) -> Array:
     The kink conventions are those of :mod:`funcnn.activations` (ReLU'(0) = 0, step' = 0),
     which ``jax.grad`` of the same forwards follows as well.
     """
-    _checks.check_same_shape(dz, cache.a, "dz", "the cached pre-activation a")
+    checks.check_same_shape(dz, cache.a, "dz", "the cached pre-activation a")
     return dz * get_activation(name).df(cache.a)
 
 
@@ -149,7 +149,7 @@ def dropout_forward(z: Array, mask: Array | None) -> tuple[Array, Array | None]:
     """
     if mask is None:
         return z, None
-    _checks.check_same_shape(z, mask, "z", "mask")
+    checks.check_same_shape(z, mask, "z", "mask")
     return z * mask, mask
 
 
@@ -157,7 +157,7 @@ def dropout_backward(mask: Array | None, dout: Array) -> Array:
     """dL/dh = dL/dh' o m: dropped units get no gradient, kept ones are scaled by 1/(1-p)."""
     if mask is None:
         return dout
-    _checks.check_same_shape(dout, mask, "dout", "mask")
+    checks.check_same_shape(dout, mask, "dout", "mask")
     return dout * mask
 
 
@@ -185,7 +185,7 @@ class LossCache(NamedTuple):
 
 def _prepare_target(name: str, y_hat: Array, y: Array) -> tuple[Array, bool]:
     if name == "softmax_cross_entropy" and jnp.issubdtype(y.dtype, jnp.integer):
-        _checks.check_rank(y_hat, 2, "logits", "(batch, n_classes)")
+        checks.check_rank(y_hat, 2, "logits", "(batch, n_classes)")
         # Y: the one-hot rows of the digest, section 4.
         return one_hot(y, y_hat.shape[1], y_hat.dtype), True
     return y, False
@@ -197,7 +197,7 @@ def loss_forward(name: str, y_hat: Array, y: Array) -> tuple[Array, LossCache]:
     The value is computed by :mod:`funcnn.losses` itself, so it validates its inputs the same
     way and is the same number the rest of funcnn reports.
     """
-    _checks.check_choice(name, LOSSES, "loss")
+    checks.check_choice(name, LOSSES, "loss")
     value = LOSSES[name](y_hat, y)
     target, is_labels = _prepare_target(name, y_hat, y)
     return value, LossCache(y_hat, target, is_labels)
@@ -258,7 +258,7 @@ def loss_backward(
 
     ``dL/dy`` is ``None`` when the targets were integer class labels (they have no gradient).
     """
-    _checks.check_choice(name, LOSS_BACKWARDS, "loss")
+    checks.check_choice(name, LOSS_BACKWARDS, "loss")
     dy_hat, dy = LOSS_BACKWARDS[name](cache.y_hat, cache.target)
     dy_hat = g * dy_hat
     dy = None if cache.y_is_labels else g * dy

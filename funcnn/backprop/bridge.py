@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import jax
 
-from funcnn import _checks
+from funcnn import checks
 from funcnn.backprop.blocks import (
     l1_penalty_backward,
     l1_penalty_forward,
@@ -57,7 +57,7 @@ def bridge(model: MLP, loss: str, *, l2: float = 0.0, l1: float = 0.0) -> Callab
         >>> updates, opt_state = optax.adam(1e-3).update(grads, opt_state)
     """
     _check_model(model)
-    _checks.check_choice(loss, LOSSES, "loss")
+    checks.check_choice(loss, LOSSES, "loss")
     l2 = _check_coefficient(l2, "l2")
     l1 = _check_coefficient(l1, "l1")
 

@@ -31,7 +31,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from funcnn import _checks
+from funcnn import checks
 from funcnn.activations import get_activation
 from funcnn.backprop.blocks import (
     DenseCache,
@@ -176,7 +176,7 @@ def _check_coefficient(value, name: str):
         return value
     if not hasattr(value, "shape") or value.shape != ():
         raise TypeError(f"{name} must be a non-negative float or a scalar array; got {value!r}.")
-    if _checks.is_concrete(value) and not (math.isfinite(float(value)) and float(value) >= 0):
+    if checks.is_concrete(value) and not (math.isfinite(float(value)) and float(value) >= 0):
         raise ValueError(f"{name} must be a finite non-negative float; got {float(value)!r}.")
     return value
 
@@ -207,7 +207,7 @@ def value_and_grad(model: MLP, loss: str, *, l2: float = 0.0, l1: float = 0.0) -
         >>> loss, grads = f(params, x, labels)
     """
     _check_model(model)
-    _checks.check_choice(loss, LOSSES, "loss")
+    checks.check_choice(loss, LOSSES, "loss")
     l2 = _check_coefficient(l2, "l2")
     l1 = _check_coefficient(l1, "l1")
 
@@ -238,9 +238,9 @@ def _one_layer(params, x: Array, name: str) -> tuple[Array, Array]:
     if not isinstance(params, (list, tuple)) or len(params) != 1:
         raise ValueError(f"{name} expects params = [{{'w': (d, q), 'b': (q,)}}] (one layer).")
     layer = params[0]
-    _checks.check_rank(layer["w"], 2, "params[0]['w']", "(n_in, n_out)")
-    _checks.check_rank(x, 2, "x", "(batch, n_in)")
-    _checks.check_batch(x, "x")
+    checks.check_rank(layer["w"], 2, "params[0]['w']", "(n_in, n_out)")
+    checks.check_rank(x, 2, "x", "(batch, n_in)")
+    checks.check_batch(x, "x")
     if x.shape[1] != layer["w"].shape[0]:
         raise ValueError(
             f"x must have {layer['w'].shape[0]} features for params[0]['w'] of shape "
@@ -259,7 +259,7 @@ def linear_regression_grads(params, x: Array, y: Array) -> list:
         x: ``(B, d)``; y: ``(B, k)``.
     """
     w, b = _one_layer(params, x, "linear_regression_grads")
-    _checks.check_same_shape(x @ w, y, "predictions x @ w", "y")
+    checks.check_same_shape(x @ w, y, "predictions x @ w", "y")
     n = x.shape[0]
     residual = x @ w + b[None, :] - y  # (B, k): w^T x_i + b - y_i, one row per example
     return [{"w": x.T @ residual / n, "b": jnp.sum(residual, axis=0) / n}]
@@ -301,11 +301,11 @@ def softmax_regression_grads(params, x: Array, labels: Array) -> list:
     q = w.shape[1]
     o = x @ w + b[None, :]  # (B, q) logits
     if jnp.issubdtype(labels.dtype, jnp.integer):
-        _checks.check_rank(labels, 1, "labels", "(batch,) of class indices")
+        checks.check_rank(labels, 1, "labels", "(batch,) of class indices")
         y = one_hot(labels, q, o.dtype)
     else:
         y = labels
-    _checks.check_same_shape(o, y, "logits", "labels (one-hot)")
+    checks.check_same_shape(o, y, "logits", "labels (one-hot)")
     n = x.shape[0]
     err = softmax(o, axis=-1) - y  # (B, q): softmax(o) - y
     return [{"w": x.T @ err / n, "b": jnp.sum(err, axis=0) / n}]
@@ -316,7 +316,7 @@ def logistic_regression_grads(params, x: Array, y: Array) -> list:
     dL/db = (1/B) sum_i (sigmoid(o_i) - y_i), with o = x w + b ``(B, 1)`` and y ``(B, 1)``."""
     w, b = _one_layer(params, x, "logistic_regression_grads")
     o = x @ w + b[None, :]
-    _checks.check_same_shape(o, y, "logits", "y")
+    checks.check_same_shape(o, y, "logits", "y")
     n = x.shape[0]
     err = get_activation("sigmoid").f(o) - y
     return [{"w": x.T @ err / n, "b": jnp.sum(err, axis=0) / n}]

@@ -20,7 +20,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from funcnn import _checks
+from funcnn import checks
+from funcnn.io import device_info, versions  # noqa: F401  (re-exported)
 from funcnn.train.optim import OPTIMIZERS, make_optimizer, make_schedule
 from funcnn.train.state import TrainState, init_state, seed_key
 from funcnn.train.step import _check_grad, _check_loss, _check_penalty, _jitted_eval, make_epoch
@@ -225,38 +226,18 @@ def build_optimizer(
 
 
 def _check_epoch_args(epochs, batch_size, n_train, checkpoint_every, patience):
-    epochs = _checks.check_positive_int(epochs, "epochs")
-    batch_size = _checks.check_positive_int(batch_size, "batch_size")
+    epochs = checks.check_positive_int(epochs, "epochs")
+    batch_size = checks.check_positive_int(batch_size, "batch_size")
     if batch_size > n_train:
         raise ValueError(
             f"batch_size ({batch_size}) must be at most the training set size ({n_train}); "
             f"batch_size={n_train} is full-batch gradient descent."
         )
     if checkpoint_every is not None:
-        _checks.check_positive_int(checkpoint_every, "checkpoint_every")
+        checks.check_positive_int(checkpoint_every, "checkpoint_every")
     if patience is not None:
-        _checks.check_positive_int(patience, "early_stopping_patience")
+        checks.check_positive_int(patience, "early_stopping_patience")
     return epochs, batch_size
-
-
-def versions() -> dict[str, str]:
-    """Versions of the libraries a result depends on."""
-    import jaxlib
-
-    import funcnn
-
-    return {
-        "funcnn": funcnn.__version__,
-        "jax": jax.__version__,
-        "jaxlib": jaxlib.__version__,
-        "optax": optax.__version__,
-        "python": sys.version.split()[0],
-    }
-
-
-def device_info() -> dict[str, Any]:
-    devs = jax.devices()
-    return {"platform": devs[0].platform, "device_kind": devs[0].device_kind, "count": len(devs)}
 
 
 # --- the epoch loop shared by fit and fit_seeds ---------------------------------------------
@@ -648,7 +629,7 @@ def fit(
         epochs, batch_size, n_train, checkpoint_every, early_stopping_patience
     )
     if not isinstance(optimizer, optax.GradientTransformation):
-        _checks.check_choice(optimizer, OPTIMIZERS, "optimizer")
+        checks.check_choice(optimizer, OPTIMIZERS, "optimizer")
     n_batches = n_train // batch_size
     total_steps = schedule_total_steps(schedule, epochs * n_batches)
     opt, sched = build_optimizer(

@@ -28,7 +28,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from funcnn import _checks
+from funcnn import checks
 from funcnn.losses import weights_only
 
 Schedule = Callable[[jax.Array], jax.Array]
@@ -67,20 +67,6 @@ _DIRECTION_OPTIONS: dict[str, tuple[str, ...]] = {
 
 def _is_number(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-
-def _is_zero(v) -> bool:
-    """True for the Python number 0 (a traced or array value is never treated as zero)."""
-    return _is_number(v) and v == 0
-
-
-def _check_nonneg(v, name: str):
-    if v is None:
-        return
-    if isinstance(v, bool) or not (_is_number(v) or isinstance(v, jax.Array)):
-        raise TypeError(f"{name} must be a number; got {type(v).__name__}.")
-    if _is_number(v) and (v < 0 or v != v):
-        raise ValueError(f"{name} must be >= 0; got {v!r}.")
 
 
 def _check_lr(lr, name: str = "lr"):
@@ -135,16 +121,16 @@ def make_schedule(
         >>> make_schedule("inverse", 0.1)(9)          # 0.1 / (1 + 9) = 0.01
         >>> make_schedule("cosine", 0.1, total_steps=100)(50)   # 0.05
     """
-    _checks.check_choice(name, SCHEDULES, "schedule")
+    checks.check_choice(name, SCHEDULES, "schedule")
     _check_lr(lr)
     if callable(lr):
         raise TypeError("make_schedule: lr must be a number, not a schedule.")
     if total_steps is not None:
-        total_steps = _checks.check_positive_int(total_steps, "total_steps")
+        total_steps = checks.check_positive_int(total_steps, "total_steps")
     if isinstance(warmup_steps, bool) or not isinstance(warmup_steps, int) or warmup_steps < 0:
         raise ValueError(f"warmup_steps must be a non-negative integer; got {warmup_steps!r}.")
     if transition_steps is not None:
-        transition_steps = _checks.check_positive_int(transition_steps, "transition_steps")
+        transition_steps = checks.check_positive_int(transition_steps, "transition_steps")
     if not (_is_number(decay_rate) and 0 < decay_rate):
         raise ValueError(f"decay_rate must be a positive number; got {decay_rate!r}.")
 
@@ -200,7 +186,7 @@ def _direction(name: str, momentum, options: dict) -> optax.GradientTransformati
     if name == "sgd":
         return optax.identity()
     if name in ("momentum", "nesterov"):
-        _check_nonneg(momentum, "momentum")
+        checks.check_nonnegative(momentum, "momentum", allow_none=True)
         return optax.trace(decay=momentum, nesterov=name == "nesterov")
     if name in ("adam", "adamw"):
         return optax.scale_by_adam(**options)
@@ -242,10 +228,10 @@ def make_optimizer(
         An ``optax.GradientTransformation``.
     """
     if clip_norm is not None:
-        _check_nonneg(clip_norm, "clip_norm")
-        if _is_zero(clip_norm):
+        checks.check_nonnegative(clip_norm, "clip_norm", allow_none=True)
+        if checks.is_static_zero(clip_norm):
             raise ValueError("clip_norm must be > 0 (or None to disable clipping); got 0.")
-    _check_nonneg(weight_decay, "weight_decay")
+    checks.check_nonnegative(weight_decay, "weight_decay")
     front = [optax.clip_by_global_norm(clip_norm)] if clip_norm is not None else []
 
     if isinstance(name_or_transform, optax.GradientTransformation):
@@ -254,7 +240,7 @@ def make_optimizer(
                 "learning_rate must be None when passing an optax.GradientTransformation "
                 "(it carries its own learning rate); pass a name to use learning_rate."
             )
-        if not _is_zero(weight_decay) or options:
+        if not checks.is_static_zero(weight_decay) or options:
             raise ValueError(
                 "weight_decay and options apply to named optimizers only; build them into "
                 "the optax.GradientTransformation you pass."
@@ -265,12 +251,12 @@ def make_optimizer(
             "optimizer must be a name or an optax.GradientTransformation; "
             f"got {type(name_or_transform).__name__}."
         )
-    name = _checks.check_choice(name_or_transform, OPTIMIZERS, "optimizer")
+    name = checks.check_choice(name_or_transform, OPTIMIZERS, "optimizer")
     if learning_rate is None:
         raise ValueError(f'optimizer "{name}" needs a learning_rate (a number or a schedule).')
     _check_lr(learning_rate, "learning_rate")
     parts = [*front, _direction(name, momentum, options)]
-    if not _is_zero(weight_decay):
+    if not checks.is_static_zero(weight_decay):
         parts.append(optax.add_decayed_weights(weight_decay, mask=weight_mask))
     parts.append(optax.scale_by_learning_rate(learning_rate))
     return optax.chain(*parts)

@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from funcnn import _checks
+from funcnn import checks
 from funcnn.train.fit import (
     _check_epoch_args,
     _Loop,
@@ -94,7 +94,7 @@ def _check_grid(grid) -> tuple[str, list[float]] | None:
             f'grid must be a pair (name, values), e.g. ("lr", [1e-3, 1e-2]); got {grid!r}.'
         )
     name, values = grid
-    _checks.check_choice(name, GRID_NAMES, "grid hyperparameter")
+    checks.check_choice(name, GRID_NAMES, "grid hyperparameter")
     values = [float(v) for v in values]
     if not values:
         raise ValueError(f"grid values for {name!r} must not be empty.")
@@ -242,7 +242,7 @@ def fit_seeds(
     _check_penalty(l2, "l2")
     _check_penalty(l1, "l1")
     if not isinstance(optimizer, optax.GradientTransformation):
-        _checks.check_choice(optimizer, OPTIMIZERS, "optimizer")
+        checks.check_choice(optimizer, OPTIMIZERS, "optimizer")
     elif grid is not None and grid[0] in ("lr", "weight_decay", "momentum"):
         raise ValueError(
             f"a grid over {grid[0]!r} needs a named optimizer; an optax.GradientTransformation "

@@ -25,10 +25,9 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from funcnn import _checks
+from funcnn import checks
 from funcnn.data import epoch_batches, permutation  # noqa: F401  (permutation: re-exported)
 from funcnn.losses import LOSSES, l1_penalty, l2_penalty
-from funcnn.train.optim import _is_zero
 from funcnn.train.state import TrainState, data_shuffle_key, dropout_key, shuffle_key
 
 GRADS = ("autodiff", "manual")
@@ -43,18 +42,15 @@ def _check_loss(loss, grad: str = "autodiff") -> None:
                 f"valid names: {', '.join(sorted(LOSSES))}."
             )
         return
-    _checks.check_choice(loss, LOSSES, "loss")
+    checks.check_choice(loss, LOSSES, "loss")
 
 
 def _check_grad(grad) -> None:
-    _checks.check_choice(grad, GRADS, "grad")
+    checks.check_choice(grad, GRADS, "grad")
 
 
 def _check_penalty(v, name: str) -> None:
-    if isinstance(v, bool) or not isinstance(v, (int, float, jax.Array)):
-        raise TypeError(f"{name} must be a number >= 0; got {type(v).__name__}.")
-    if isinstance(v, (int, float)) and not v >= 0:
-        raise ValueError(f"{name} must be >= 0; got {v!r}.")
+    checks.check_nonnegative(v, name)
 
 
 def make_objective(model, loss, *, l2=0.0, l1=0.0) -> Callable:
@@ -68,9 +64,9 @@ def make_objective(model, loss, *, l2=0.0, l1=0.0) -> Callable:
     def objective(params, x, y, key=None):
         out = model.apply(params, x, key=key, train=key is not None)
         j = loss_fn(out, y)
-        if not _is_zero(l2):
+        if not checks.is_static_zero(l2):
             j = j + l2 * l2_penalty(params)
-        if not _is_zero(l1):
+        if not checks.is_static_zero(l1):
             j = j + l1 * l1_penalty(params)
         return j
 
@@ -186,7 +182,7 @@ def batches_for(state: TrainState, x, y, batch_size: int, data_seed: int | None 
     (:func:`funcnn.train.state.data_shuffle_key`) when the data order is fixed apart from
     the run's seed. So a resumed run shuffles exactly like an uninterrupted one.
     """
-    n = _checks.check_same_batch(x, y, "x", "y")
+    n = checks.check_same_batch(x, y, "x", "y")
     if batch_size > n:
         raise ValueError(f"batch_size ({batch_size}) must be at most the training set size ({n}).")
     e = state.step // (n // batch_size)
@@ -211,7 +207,7 @@ def make_epoch_fn(
     Its two halves are attributes: ``epoch.batches(state, x, y) -> (xb, yb)``
     (:func:`batches_for`) and ``epoch.run(state, xb, yb) -> (state, metrics)`` (the scan).
     """
-    batch_size = _checks.check_positive_int(batch_size, "batch_size")
+    batch_size = checks.check_positive_int(batch_size, "batch_size")
     _check_data_seed(data_seed)
     step = make_step_fn(model, loss, optimizer, grad=grad, l2=l2, l1=l1)
 
@@ -325,5 +321,5 @@ def evaluate(model, params, x, y, loss) -> dict[str, jax.Array]:
         logits) and "binary_cross_entropy" (logit > 0), as device scalars.
     """
     _check_loss(loss)
-    _checks.check_same_batch(x, y, "x", "y")
+    checks.check_same_batch(x, y, "x", "y")
     return _jitted_eval(model, loss)(params, x, y)

@@ -168,3 +168,47 @@ def check_finite(x, name: str) -> None:
         return
     ok = jnp.all(jnp.isfinite(x))
     jax.debug.callback(_raise_nonfinite, ok, name)
+
+
+def is_static_zero(value) -> bool:
+    """True only for a Python (or NumPy) number equal to zero, ``0`` and ``0.0`` alike.
+
+    A term whose coefficient is a static zero is left out of the compiled program; an array
+    (possibly traced, e.g. a vmapped grid over the coefficient) is never treated as zero.
+    """
+    return (
+        isinstance(value, (int, float, np.integer, np.floating))
+        and not isinstance(value, bool)
+        and value == 0
+    )
+
+
+def check_nonnegative(value, name: str, *, allow_none: bool = False):
+    """A coefficient ``>= 0`` (penalty, weight decay, momentum, ...), with one behaviour
+    everywhere in funcnn.
+
+    * ``None``: returned as is when ``allow_none``, else a ``TypeError``.
+    * ``bool`` or a non-number: ``TypeError``.
+    * a Python or NumPy number: returned as a ``float``; NaN, infinities and negative values
+      raise ``ValueError`` (so ``0`` and ``0.0`` are the same coefficient).
+    * a scalar array: returned unchanged; a concrete one is range-checked like a number, a
+      traced one (a grid over the coefficient under ``vmap``) is accepted as is.
+    """
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool):
+        raise TypeError(f"{name} must be a finite number >= 0; got {value!r}.")
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        v = float(value)
+        if not (np.isfinite(v) and v >= 0):
+            raise ValueError(f"{name} must be a finite number >= 0; got {value!r}.")
+        return v
+    if not (hasattr(value, "shape") and hasattr(value, "dtype")) or np.shape(value) != ():
+        raise TypeError(
+            f"{name} must be a finite number >= 0 or a scalar array; got {value!r:.60}."
+        )
+    if is_concrete(value):
+        v = float(value)
+        if not (np.isfinite(v) and v >= 0):
+            raise ValueError(f"{name} must be a finite number >= 0; got {v!r}.")
+    return value

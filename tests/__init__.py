@@ -1,0 +1,1 @@
+"""funcnn test suite; subpackages mirror the modules of funcnn."""

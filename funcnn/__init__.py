@@ -1,6 +1,6 @@
 """funcnn: the fundamentals of deep learning as pure JAX functions over parameter pytrees."""
 
-from funcnn import activations, attention, initializers, layers, losses, models, norms, ops
+from funcnn import activations, attention, blocks, initializers, layers, losses, models, norms, ops
 from funcnn.activations import ACTIVATIONS, Activation, get_activation, sigmoid
 from funcnn.attention import (
     attention_pool,
@@ -12,6 +12,7 @@ from funcnn.attention import (
     parametric_nw_init,
     sequence_mask,
 )
+from funcnn.blocks import Act, Dense, Dropout, Serial, serial
 from funcnn.initializers import INITIALIZERS, get_initializer
 from funcnn.layers import (
     absorb_bias,
@@ -53,7 +54,11 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ACTIVATIONS",
+    "Act",
     "Activation",
+    "Dense",
+    "Dropout",
+    "Serial",
     "INITIALIZERS",
     "LOSSES",
     "MLP",
@@ -65,6 +70,7 @@ __all__ = [
     "attention_pool",
     "average_pooling",
     "binary_cross_entropy",
+    "blocks",
     "deep_linear",
     "dense_absorbed_apply",
     "dense_apply",
@@ -102,6 +108,7 @@ __all__ = [
     "perceptron_epoch",
     "perceptron_update",
     "sequence_mask",
+    "serial",
     "sigmoid",
     "single_neuron",
     "softmax",

@@ -30,15 +30,16 @@ Classification models output logits; pair them with ``softmax_cross_entropy`` or
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp
 
 from funcnn import checks
-from funcnn.activations import ACTIVATIONS, get_activation
+from funcnn.activations import ACTIVATIONS
+from funcnn.blocks import Act, Dense, Dropout, Serial
 from funcnn.initializers import INITIALIZERS
-from funcnn.layers import dense_init, dropout_mask
 
 Array = jnp.ndarray
 Params = list  # list[dict[str, Array]]
@@ -49,6 +50,12 @@ _RELU_LIKE = {"relu", "leaky_relu", "gelu"}
 @dataclasses.dataclass(frozen=True)
 class MLP:
     """A serial dense network; see the module docstring for the models it covers.
+
+    It is the composition (:class:`funcnn.blocks.Serial`, attribute :attr:`serial`)
+    ``Dense(n_0, n_1), Act(sigma_1), [Dropout(p_1)], ..., Dense(n_{L-1}, n_L), Act(sigma_L)``
+    — with a Dropout block after every hidden activation when any rate is positive — and
+    delegates ``init``/``apply`` to it; this class keeps the notes' vocabulary (sizes, layer
+    activations) on top.
 
     Attributes:
         sizes: layer widths ``(n_0, n_1, ..., n_L)``; ``n_0`` is the input size.
@@ -106,7 +113,22 @@ class MLP:
     def uses_dropout(self) -> bool:
         return any(r > 0 for r in self.dropout)
 
-    # -- the model interface the engine relies on ------------------------------------------
+    @functools.cached_property
+    def serial(self) -> Serial:
+        """This network as a composition of Dense, Act and Dropout blocks."""
+        blocks = []
+        for j, act in enumerate(self.layer_activations):
+            blocks.append(Dense(self.sizes[j], self.sizes[j + 1], self.initializer, self.init_std))
+            blocks.append(Act(act))
+            if j < self.n_layers - 1 and self.uses_dropout:
+                blocks.append(Dropout(self.dropout[j]))
+        return Serial(tuple(blocks), (self.sizes[0],), self.kind)
+
+    @property
+    def blocks(self) -> tuple:
+        return self.serial.blocks
+
+    # -- the model interface (the engine relies on it) ---------------------------------------
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -123,74 +145,41 @@ class MLP:
         """Whether ``apply(..., train=True)`` draws random numbers (and so needs ``key=``)."""
         return self.uses_dropout
 
+    has_params = True
+    consumes_key = property(lambda self: self.serial.consumes_key)
+
+    def out_shape(self, shape) -> tuple[int, ...]:
+        return self.serial.out_shape(shape)
+
     def to_config(self) -> dict:
         """A JSON-able description of this model (recorded in metrics and checkpoints)."""
         return {
-            k: (list(v) if isinstance(v, tuple) else v)
-            for k, v in dataclasses.asdict(self).items()
+            k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(self).items()
         }
 
     # -- init / apply ----------------------------------------------------------------------
 
     def init(self, key, dtype=jnp.float32) -> Params:
         """``[{"w": (n_{j-1}, n_j), "b": (n_j,)} for j = 1..L]``, one key per layer."""
-        if not isinstance(key, jax.Array):
-            raise TypeError(f"key must be a jax.random.key(seed); got {type(key).__name__}.")
-        options = {}
-        if self.init_std is not None:
-            options = (
-                {"std": self.init_std} if self.initializer == "normal" else {"scale": self.init_std}
-            )
-        keys = jax.random.split(key, self.n_layers)
-        return [
-            dense_init(k, n_in, n_out, w_init=self.initializer, dtype=dtype, **options)
-            for k, n_in, n_out in zip(keys, self.sizes[:-1], self.sizes[1:])
-        ]
+        return self.serial.init(key, dtype)
 
-    def check_params(self, params: Params) -> None:
+    def check_params(self, params: Params, name: str = "params") -> None:
         """Raise ``ValueError`` unless ``params`` has this model's structure and shapes."""
-        if not isinstance(params, (list, tuple)) or len(params) != self.n_layers:
-            got = len(params) if isinstance(params, (list, tuple)) else type(params).__name__
-            raise ValueError(
-                f"params must be a list of {self.n_layers} dense layers for sizes {self.sizes}; got {got}."
-            )
-        for j, (layer, n_in, n_out) in enumerate(zip(params, self.sizes[:-1], self.sizes[1:])):
-            if not isinstance(layer, dict) or set(layer) != {"w", "b"}:
-                raise ValueError(
-                    f'params[{j}] must be a dict with keys "w" and "b"; got {layer!r:.80}.'
-                )
-            if tuple(layer["w"].shape) != (n_in, n_out):
-                raise ValueError(
-                    f"params[{j}]['w'] must have shape ({n_in}, {n_out}); got {layer['w'].shape}."
-                )
-            if tuple(layer["b"].shape) != (n_out,):
-                raise ValueError(
-                    f"params[{j}]['b'] must have shape ({n_out},); got {layer['b'].shape}."
-                )
+        self.serial.check_params(params, name)
 
     def check_input(self, x: Array, name: str = "x") -> None:
-        checks.check_rank(x, 2, name, f"(batch, {self.sizes[0]}); add a batch axis with x[None]")
-        checks.check_batch(x, name)
-        checks.check_floating(x, name)
-        if x.shape[1] != self.sizes[0]:
-            raise ValueError(
-                f"{name} must have shape (batch, {self.sizes[0]}) for this {self.kind}; got {x.shape}."
-            )
+        self.serial.check_input(x, name)
 
     def dropout_masks(self, key, batch: int, dtype=jnp.float32) -> list[Array | None]:
         """The inverted-dropout masks of one training forward pass, ``None`` where rate = 0.
 
-        Layer j's mask is drawn from ``fold_in(key, j)``, so ``funcnn.backprop`` reproduces
-        exactly the masks ``apply`` used from the same key.
+        Layer j's mask is drawn from ``fold_in(key, j)`` (the j-th Dropout block's key), so
+        ``funcnn.backprop`` reproduces exactly the masks ``apply`` used from the same key.
         """
-        masks = []
-        for j, (rate, n) in enumerate(zip(self.dropout, self.sizes[1:-1])):
-            masks.append(
-                dropout_mask(jax.random.fold_in(key, j), rate, (batch, n), dtype)
-                if rate > 0
-                else None
-            )
-        return masks
+        return [
+            Dropout(rate).mask(jax.random.fold_in(key, j), (batch, n), dtype)
+            for j, (rate, n) in enumerate(zip(self.dropout, self.sizes[1:-1]))
+        ]
 
     def apply(self, params: Params, x: Array, *, key=None, train: bool = False) -> Array:
         """Forward pass z_j = sigma_j(z_{j-1} @ w_j + b_j), j = 1..L, with z_0 = x.
@@ -204,22 +193,7 @@ class MLP:
         Returns:
             ``(batch, n_L)``: logits or regression outputs (after ``output_activation``).
         """
-        self.check_params(params)
-        self.check_input(x)
-        masks: list = [None] * (self.n_layers - 1)
-        if train and self.uses_dropout:
-            if key is None:
-                raise ValueError(
-                    f"this {self.kind} has dropout {self.dropout}: apply(..., train=True) needs key=."
-                )
-            masks = self.dropout_masks(key, x.shape[0], x.dtype)
-        z = x
-        for j, (layer, act) in enumerate(zip(params, self.layer_activations)):
-            a = z @ layer["w"] + layer["b"][None, :]  # pre-activation a_j
-            z = get_activation(act).f(a)  # z_j = sigma_j(a_j)
-            if j < self.n_layers - 1 and masks[j] is not None:
-                z = z * masks[j]
-        return z
+        return self.serial.apply(params, x, key=key, train=train)
 
     def __call__(self, params: Params, x: Array, **kwargs) -> Array:
         return self.apply(params, x, **kwargs)

@@ -30,7 +30,10 @@ def test_wrong_feature_size():
 def test_params_of_another_model():
     with pytest.raises(ValueError, match=r"params\[1\]\['w'\] must have shape \(4, 2\)"):
         NET.apply(F.mlp([3, 4, 5]).init(jax.random.key(0)), jnp.ones((2, 3)))
-    with pytest.raises(ValueError, match="params must be a list of 2 dense layers"):
+    with pytest.raises(
+        ValueError,
+        match=r"params must be a list of 2 entries, one per block with parameters \(Dense, Dense\)",
+    ):
         NET.apply(PARAMS[:1], jnp.ones((2, 3)))
 
 

@@ -12,7 +12,17 @@ import pytest
 from experiments import STUDIES
 from experiments.__main__ import main as report_main
 
-REQUIRED = {"study", "claim", "held", "headline", "numbers", "plots", "config", "versions", "device"}
+REQUIRED = {
+    "study",
+    "claim",
+    "held",
+    "headline",
+    "numbers",
+    "plots",
+    "config",
+    "versions",
+    "device",
+}
 
 
 @pytest.fixture(scope="module")

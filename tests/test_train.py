@@ -216,7 +216,12 @@ def test_a_transform_is_used_as_is():
         (("adam",), {}, ValueError, 'optimizer "adam" needs a learning_rate'),
         (("adam", -0.1), {}, ValueError, "learning_rate must be a positive"),
         (("adam", "0.1"), {}, TypeError, "learning_rate must be a positive number or a schedule"),
-        (("sgd", 0.1), {"weight_decay": -1.0}, ValueError, "weight_decay must be a finite number >= 0"),
+        (
+            ("sgd", 0.1),
+            {"weight_decay": -1.0},
+            ValueError,
+            "weight_decay must be a finite number >= 0",
+        ),
         (("sgd", 0.1), {"clip_norm": 0.0}, ValueError, "clip_norm must be > 0"),
         (
             ("adam", 0.1),

@@ -1,5 +1,5 @@
 """Backpropagation written by hand: forward-with-cache and backward for every block of the
-notes, composed into the lecture's delta recursion for the dense models.
+notes, composed into the delta recursion for any serial composition of blocks.
 
 Autodiff is the reference here, not the implementation: nothing in this package calls
 ``jax.grad``, ``jax.vjp``, ``jax.jvp``, ``jax.value_and_grad`` or ``jax.linearize`` (a test
@@ -9,12 +9,16 @@ with finite differences.
 Entry points:
 
 * :func:`value_and_grad` — ``value_and_grad(model, loss)(params, x, y, key=None)
-  -> (loss, grads)``, jit-able, grads shaped like params.
-* :func:`mlp_forward` / :func:`mlp_backward` — the forward pass with its cache, and the delta
-  recursion returning ``(grads, dx, deltas)``.
+  -> (loss, grads)`` for any model, jit-able, grads shaped like params.
+* :func:`forward` / :func:`backward` — any block's or model's registered pair
+  (:func:`register` adds one: :mod:`funcnn.backprop.registry`); :func:`serial_forward` /
+  :func:`serial_backward` — the recursion over the blocks of a composition.
+* :func:`mlp_forward` / :func:`mlp_backward` — the lecture's form for dense networks, one
+  line per equation, returning ``(grads, dx, deltas)``.
 * :func:`bridge` — the same loss as a ``jax.custom_vjp`` function, so ``jax.grad`` of it is the
   manual gradient.
-* blocks (:mod:`funcnn.backprop.blocks`), attention pooling
+* the dense blocks (:mod:`funcnn.backprop.dense`), losses and penalties
+  (:mod:`funcnn.backprop.losses`), attention pooling
   (:mod:`funcnn.backprop.attention`) and the digest's closed forms for linear, logistic and
   softmax regression.
 """
@@ -30,21 +34,32 @@ from funcnn.backprop.attention import (
     parametric_nw_backward,
     parametric_nw_forward,
 )
-from funcnn.backprop.blocks import (
-    LOSS_BACKWARDS,
+from funcnn.backprop.bridge import bridge
+from funcnn.backprop.closed_forms import (
+    linear_regression_grads,
+    linear_regression_sgd_update,
+    logistic_regression_grads,
+    softmax_regression_grads,
+)
+from funcnn.backprop.dense import (
     ActivationCache,
     DenseAbsorbedCache,
     DenseCache,
-    LossCache,
     activation_backward,
     activation_forward,
-    binary_cross_entropy_backward,
     dense_absorbed_backward,
     dense_absorbed_forward,
     dense_backward,
     dense_forward,
     dropout_backward,
     dropout_forward,
+)
+from funcnn.backprop.losses import (
+    LOSS_BACKWARDS,
+    LossCache,
+    add_penalties,
+    add_penalty_grads,
+    binary_cross_entropy_backward,
     l1_penalty_backward,
     l1_penalty_forward,
     l2_penalty_backward,
@@ -56,30 +71,28 @@ from funcnn.backprop.blocks import (
     softmax_cross_entropy_backward,
     sum_squared_error_backward,
 )
-from funcnn.backprop.bridge import bridge
-from funcnn.backprop.mlp import (
-    MLPCache,
-    linear_regression_grads,
-    linear_regression_sgd_update,
-    logistic_regression_grads,
-    mlp_backward,
-    mlp_forward,
-    softmax_regression_grads,
-    value_and_grad,
-)
+from funcnn.backprop.mlp import MLPCache, mlp_backward, mlp_forward
+from funcnn.backprop.objective import value_and_grad
+from funcnn.backprop.registry import BlockPair, backward, forward, pair, register, registered
+from funcnn.backprop.serial import SerialCache, serial_backward, serial_forward
 
 __all__ = [
     "LOSS_BACKWARDS",
     "ActivationCache",
+    "BlockPair",
     "DenseAbsorbedCache",
     "DenseCache",
     "DotProductCache",
     "LossCache",
     "MLPCache",
     "NWCache",
+    "SerialCache",
     "activation_backward",
     "activation_forward",
+    "add_penalties",
+    "add_penalty_grads",
     "attention_pool_backward",
+    "backward",
     "binary_cross_entropy_backward",
     "bridge",
     "dense_absorbed_backward",
@@ -90,6 +103,7 @@ __all__ = [
     "dot_product_attention_forward",
     "dropout_backward",
     "dropout_forward",
+    "forward",
     "l1_penalty_backward",
     "l1_penalty_forward",
     "l2_penalty_backward",
@@ -104,8 +118,13 @@ __all__ = [
     "mse_backward",
     "nadaraya_watson_backward",
     "nadaraya_watson_forward",
+    "pair",
     "parametric_nw_backward",
     "parametric_nw_forward",
+    "register",
+    "registered",
+    "serial_backward",
+    "serial_forward",
     "softmax_backward",
     "softmax_cross_entropy_backward",
     "softmax_regression_grads",

@@ -28,7 +28,7 @@ from typing import NamedTuple
 import jax.numpy as jnp
 
 from funcnn.attention import dot_product_attention, parametric_nw_apply
-from funcnn.backprop.blocks import softmax_backward
+from funcnn.backprop.losses import softmax_backward
 
 Array = jnp.ndarray
 

@@ -38,7 +38,7 @@ import numpy as np
 import funcnn
 from experiments.common import Timer, finish, make_parser, pyplot, save_figure, write_text_atomic
 from funcnn import gradcheck
-from funcnn.gradcheck_cli import COLUMNS, cases, run_cases
+from funcnn.gradcheck import COLUMNS, cases, run_cases
 from funcnn.train import init_state, make_optimizer, make_train_step
 
 NAME = "manual_vs_autodiff"

@@ -19,12 +19,11 @@ import pytest
 import funcnn as F
 from funcnn import backprop as bp
 from funcnn import gradcheck as gc
-from funcnn import gradcheck_cli as cli
 from funcnn.activations import ACTIVATIONS, get_activation
 
 # --- every model x activation x loss (the gradcheck table, computed once per dtype) ---------
 
-CASES = cli.cases()
+CASES = gc.cases()
 CASE_IDS = [f"{c.model}-{c.activation}-{c.loss}".replace(" ", "_") for c in CASES]
 TOL = {"float64": (1e-10, 1e-6), "float32": (1e-4, 1e-4)}  # (vs jax.grad, vs finite diffs)
 
@@ -32,7 +31,7 @@ TOL = {"float64": (1e-10, 1e-6), "float32": (1e-4, 1e-4)}  # (vs jax.grad, vs fi
 @functools.cache
 def _reports(dtype):
     # Finite differences are float64 whatever the dtype under test: run them once, with float64.
-    return dict(zip(CASE_IDS, cli.run_cases(CASES, dtype, seed=0, fd=dtype == "float64")))
+    return dict(zip(CASE_IDS, gc.run_cases(CASES, dtype, seed=0, fd=dtype == "float64")))
 
 
 def test_cases_cover_every_model_activation_and_loss():
@@ -71,7 +70,7 @@ def _once(fn, *args):
 
 
 def _draws(seed, dtype=jnp.float64):
-    return cli.Draws(jax.random.key(seed), dtype)
+    return gc.Draws(jax.random.key(seed), dtype)
 
 
 def _close(a, b, rtol=1e-12, atol=1e-14):
@@ -273,7 +272,7 @@ def test_loss_backwards_are_the_notes_formulas():
 
 def test_penalty_backwards_match_autodiff():
     with jax.enable_x64(True):
-        params = cli.nontrivial_params(F.mlp([3, 4, 2], "tanh"), _draws(6))
+        params = gc.nontrivial_params(F.mlp([3, 4, 2], "tanh"), _draws(6))
         params[0]["w"] = params[0]["w"].at[0, 0].set(0.0)  # |w| at its kink
 
         def both(params):
@@ -308,7 +307,7 @@ def _net_data(dtype=jnp.float64, seed=11):
     """Params (ReLU layer moved off its kink), x, labels and a dropout key; shared by tests."""
     with jax.enable_x64(dtype == jnp.float64):
         d = _draws(seed, dtype)
-        params, x, key = cli.nontrivial_params(NET, d), d.normal((B, 5)), jax.random.key(seed)
+        params, x, key = gc.nontrivial_params(NET, d), d.normal((B, 5)), jax.random.key(seed)
         params = _once(lambda p, x, k: gc.move_off_kinks(NET, p, x, key=k), params, x, key)
         return params, x, d.randint((B,), 3), key
 
@@ -386,7 +385,7 @@ def test_lecture_delta_J_for_the_summed_squared_error():
     with jax.enable_x64(True):
         net = F.mlp([4, 5, 3], "sigmoid", output_activation="sigmoid")
         d = _draws(14)
-        params, x, y = cli.nontrivial_params(net, d), d.normal((6, 4)), d.normal((6, 3))
+        params, x, y = gc.nontrivial_params(net, d), d.normal((6, 4)), d.normal((6, 3))
 
         def run(params, x, y):
             out, cache = bp.mlp_forward(net, params, x)
@@ -458,7 +457,7 @@ def test_closed_forms_equal_the_composed_backward():
             F.softmax_regression(3, 4),
             F.logistic_regression(3),
         )
-        p_lin, p_soft, p_logi = (cli.nontrivial_params(m, d) for m in (lin, soft, logi))
+        p_lin, p_soft, p_logi = (gc.nontrivial_params(m, d) for m in (lin, soft, logi))
         x, y = d.normal((10, 3)), d.normal((10, 2))
         labels = d.randint((10,), 4)
         y01 = jnp.asarray(d.bernoulli((10, 1)), jnp.float64)
@@ -547,7 +546,7 @@ def test_bridge_grad_is_the_manual_gradient():
         params, x, y, key = _net_data()
         reg = F.mlp([5, 6, 3], "tanh")
         d = _draws(28)
-        p_reg, y_reg = cli.nontrivial_params(reg, d), d.normal((B, 3))
+        p_reg, y_reg = gc.nontrivial_params(reg, d), d.normal((B, 3))
         loss_fn = bp.bridge(NET, "softmax_cross_entropy", l2=0.05, l1=0.01)
         manual = bp.value_and_grad(NET, "softmax_cross_entropy", l2=0.05, l1=0.01)
         bridged_reg = bp.bridge(reg, "mse")
@@ -571,7 +570,7 @@ def test_optax_training_with_manual_gradients_equals_autodiff():
     with jax.enable_x64(True):
         net = F.mlp([5, 8, 3], "tanh")
         d = _draws(30)
-        params0, x, y = cli.nontrivial_params(net, d), d.normal((16, 5)), d.randint((16,), 3)
+        params0, x, y = gc.nontrivial_params(net, d), d.normal((16, 5)), d.randint((16,), 3)
         opt = optax.adam(0.05)
         bridged = bp.bridge(net, "softmax_cross_entropy")
         manual_vg = bp.value_and_grad(net, "softmax_cross_entropy")
@@ -602,7 +601,7 @@ def test_vmap_per_example_gradients_sum_to_the_batch_gradient(loss, scale):
     with jax.enable_x64(True):
         net = F.mlp([4, 6, 2], "softplus")
         d = _draws(33)
-        params, x, y = cli.nontrivial_params(net, d), d.normal((9, 4)), d.normal((9, 2))
+        params, x, y = gc.nontrivial_params(net, d), d.normal((9, 4)), d.normal((9, 2))
         bridged = bp.bridge(net, loss)
         auto = lambda p, xi, yi: F.LOSSES[loss](net.apply(p, xi), yi)
 

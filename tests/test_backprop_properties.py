@@ -22,7 +22,6 @@ from hypothesis import strategies as st
 import funcnn as F
 from funcnn import backprop as bp
 from funcnn import gradcheck as gc
-from funcnn import gradcheck_cli as cli
 from funcnn.activations import ACTIVATIONS
 
 ACTS = sorted(ACTIVATIONS)
@@ -48,8 +47,8 @@ def mlp_problems(draw):
 
 
 def _data(model, loss, batch, seed, dropout):
-    draws = cli.Draws(jax.random.key(seed), jnp.float64, size=POOL)
-    params = cli.nontrivial_params(model, draws)
+    draws = gc.Draws(jax.random.key(seed), jnp.float64, size=POOL)
+    params = gc.nontrivial_params(model, draws)
     x = draws.normal((batch, model.sizes[0]))
     n_out = model.sizes[-1]
     if loss == "softmax_cross_entropy":
@@ -105,7 +104,7 @@ def attention_problems(draw):
 def test_dot_product_attention_gradients_equal_autodiff(problem):
     lead, n_q, m, d, d_v, masking, seed = problem
     with jax.enable_x64(True):
-        draws = cli.Draws(jax.random.key(seed), jnp.float64)
+        draws = gc.Draws(jax.random.key(seed), jnp.float64)
         q, k = draws.normal(lead + (n_q, d)), draws.normal(lead + (m, d))
         v, dout = draws.normal(lead + (m, d_v)), draws.normal(lead + (n_q, d_v))
         kw = {}

@@ -92,8 +92,8 @@ BROKEN = [_sign_flip, _transposed, _missing_one_over_n, _transposed_nonsquare]
 @pytest.fixture(scope="module")
 def reports():
     with jax.enable_x64(True):
-        draws = cli.Draws(jax.random.key(0), jnp.float64)
-        params = cli.nontrivial_params(NET, draws)
+        draws = gc.Draws(jax.random.key(0), jnp.float64)
+        params = gc.nontrivial_params(NET, draws)
         x, y = draws.normal((5, 3)), draws.normal((5, 2))
         checks = [gc.GradCheck(f, _loss, params, (x, y)) for f in [_right, *BROKEN]]
         return dict(zip(["right"] + [f.__name__ for f in BROKEN], gc.check_many(checks)))
@@ -215,8 +215,8 @@ def test_move_off_kinks_clears_every_relu_preactivation():
     with jax.enable_x64(True):
         net = F.mlp([3, 5, 4, 2], ["relu", "tanh"], output_activation="relu", dropout=[0.5, 0.0])
         params = [{"w": jnp.zeros((3, 5)), "b": jnp.zeros(5)}]  # layer 1: pre-activations all 0
-        draws = cli.Draws(jax.random.key(2), jnp.float64)
-        params += cli.nontrivial_params(net, draws)[1:]
+        draws = gc.Draws(jax.random.key(2), jnp.float64)
+        params += gc.nontrivial_params(net, draws)[1:]
         x = draws.normal((33, 3))
         key = jax.random.key(3)
 
@@ -265,22 +265,22 @@ def test_command_json_rows(capsys):
 
 
 def test_command_exits_1_when_a_row_fails(monkeypatch, capsys):
-    broken = cli.Case(
+    broken = gc.Case(
         "broken",
         "mlp",
         "tanh",
         "mse",
         lambda key, dtype: (_sign_flip, _loss, *_net_inputs(key, dtype)),
     )
-    monkeypatch.setattr(cli, "cases", lambda: [broken])
+    monkeypatch.setattr(cli, "CASES", (broken,))
     assert cli.main(["--model", "broken"]) == 1
     out = capsys.readouterr().out
     assert "FAIL" in out and "1 FAILED" in out
 
 
 def _net_inputs(key, dtype):
-    draws = cli.Draws(key, dtype)
-    params = cli.nontrivial_params(NET, draws)
+    draws = gc.Draws(key, dtype)
+    params = gc.nontrivial_params(NET, draws)
     return params, (draws.normal((5, 3)), draws.normal((5, 2)))
 
 

@@ -230,10 +230,14 @@ def mlp(
         init_std: std of the "normal" scheme (or scale of "uniform").
 
     Example:
+        >>> import jax
         >>> net = mlp([40, 256, 256, 10], "relu", dropout=0.2)
         >>> params = net.init(jax.random.key(0))
-        >>> logits = net.apply(params, x)                        # evaluation
-        >>> logits = net.apply(params, x, key=k, train=True)     # with dropout
+        >>> x = jax.numpy.ones((8, 40))
+        >>> net.apply(params, x).shape                                     # evaluation
+        (8, 10)
+        >>> net.apply(params, x, key=jax.random.key(1), train=True).shape  # with dropout
+        (8, 10)
     """
     sizes = checks.check_sizes(sizes)
     n_hidden = len(sizes) - 2

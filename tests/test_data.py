@@ -395,7 +395,7 @@ def test_epoch_batches_keep_last_pads_with_mask():
         (lambda: D.make_linear(0), r"key must be a single jax\.random key"),
         (lambda: D.iterate_batches(jax.random.split(KEY), XS, YS, 5), r"key must be a single"),
         (lambda: D.make_blobs(KEY, 10, margin=0.0), r"margin must be positive"),
-        (lambda: D.make_linear(KEY, noise=-1.0), r"noise must be a standard deviation >= 0"),
+        (lambda: D.make_linear(KEY, noise=-1.0), r"noise must be a finite number >= 0"),
         (
             lambda: D.polynomial_features(np.ones((3, 2)), 3),
             r"x must have shape \(n,\) or \(n, 1\)",
@@ -459,17 +459,17 @@ def forbid_generation(monkeypatch):
     def fail(*args, **kwargs):
         raise AssertionError("MNIST-1D was regenerated although a valid cache exists")
 
-    monkeypatch.setattr(D, "_generate_mnist1d", fail)
+    monkeypatch.setattr(D.mnist1d, "generate_mnist1d", fail)
 
 
 def counting_generator(monkeypatch, arrays):
     calls = []
 
-    def fake(seed, dataset_args):
+    def fake(seed, **dataset_args):
         calls.append(seed)
         return {k: np.array(v) for k, v in arrays.items()}
 
-    monkeypatch.setattr(D, "_generate_mnist1d", fake)
+    monkeypatch.setattr(D.mnist1d, "generate_mnist1d", fake)
     return calls
 
 

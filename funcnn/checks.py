@@ -212,3 +212,72 @@ def check_nonnegative(value, name: str, *, allow_none: bool = False):
         if not (np.isfinite(v) and v >= 0):
             raise ValueError(f"{name} must be a finite number >= 0; got {v!r}.")
     return value
+
+
+# --- keys, counts, fractions and static arguments -----------------------------------------
+
+
+def check_key(key, name: str = "key") -> None:
+    """One PRNG key: a new-style ``jax.random.key`` (a scalar of a key dtype) or a legacy
+    uint32 ``jax.random.PRNGKey`` of shape ``(2,)``. Anything else, a stack of keys included,
+    raises ``TypeError``."""
+    dtype = getattr(key, "dtype", None)
+    if dtype is not None and jnp.issubdtype(dtype, jax.dtypes.prng_key) and np.ndim(key) == 0:
+        return
+    if dtype == np.uint32 and np.shape(key) == (2,):
+        return
+    raise TypeError(
+        f"{name} must be a single jax.random key (e.g. jax.random.key(0)); got "
+        f"{type(key).__name__} with shape {np.shape(key)}."
+    )
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+
+
+def check_int(v, name: str) -> int:
+    """A Python or NumPy integer (not a bool), returned as an ``int``; else ``ValueError``."""
+    if not _is_int(v):
+        raise ValueError(f"{name} must be an integer; got {v!r}.")
+    return int(v)
+
+
+def check_nonnegative_int(v, name: str) -> int:
+    """An integer ``>= 0`` (not a bool), returned as an ``int``; else ``ValueError``."""
+    if not _is_int(v) or v < 0:
+        raise ValueError(f"{name} must be a non-negative integer; got {v!r}.")
+    return int(v)
+
+
+def check_fraction(value, name: str) -> float:
+    """A number in ``[0, 1)`` (a share of the examples held out), returned as a ``float``.
+
+    A bool or a non-number, and any number outside ``[0, 1)``, raise ``ValueError``.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
+        raise ValueError(f"{name} must be a number in [0, 1); got {value!r}.")
+    if not (0.0 <= float(value) < 1.0):
+        raise ValueError(f"{name} must be in [0, 1); got {value!r}.")
+    return float(value)
+
+
+def check_static(value, name: str, *, fix: str = "") -> None:
+    """Raise ``TypeError`` when ``value`` is traced: ``name`` fixes shapes or control flow and
+    must be a Python value at trace time. ``fix`` says how to make it static (by default:
+    ``static_argnames`` of ``jax.jit``)."""
+    if isinstance(value, jax.core.Tracer):
+        fix = fix or f"pass it as a static argument, e.g. jax.jit(f, static_argnames=({name!r},))"
+        raise TypeError(f"{name} must be a static Python value, not a traced array; {fix}.")
+
+
+def check_batch_size(batch_size, n: int, name: str = "batch_size") -> int:
+    """A static minibatch size ``1 <= batch_size <= n`` for ``n`` examples, returned as ``int``."""
+    check_static(batch_size, name)
+    batch_size = check_positive_int(batch_size, name)
+    if batch_size > n:
+        raise ValueError(
+            f"{name} must be at most the number of examples n = {n}; got {batch_size}. "
+            f"Use {name}={n} for full-batch gradient descent."
+        )
+    return batch_size

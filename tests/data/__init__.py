@@ -1,0 +1,1 @@
+"""Tests of funcnn.data, one module per module of the package."""

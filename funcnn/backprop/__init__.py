@@ -41,6 +41,7 @@ from funcnn.backprop.closed_forms import (
     logistic_regression_grads,
     softmax_regression_grads,
 )
+from funcnn.backprop.conv import ConvCache, conv_backward, conv_forward
 from funcnn.backprop.dense import (
     ActivationCache,
     DenseAbsorbedCache,
@@ -73,19 +74,23 @@ from funcnn.backprop.losses import (
 )
 from funcnn.backprop.mlp import MLPCache, mlp_backward, mlp_forward
 from funcnn.backprop.objective import value_and_grad
+from funcnn.backprop.pool import PoolCache
 from funcnn.backprop.registry import BlockPair, backward, forward, pair, register, registered
 from funcnn.backprop.serial import SerialCache, serial_backward, serial_forward
+from funcnn.backprop.structure import residual_backward, residual_forward
 
 __all__ = [
     "LOSS_BACKWARDS",
     "ActivationCache",
     "BlockPair",
+    "ConvCache",
     "DenseAbsorbedCache",
     "DenseCache",
     "DotProductCache",
     "LossCache",
     "MLPCache",
     "NWCache",
+    "PoolCache",
     "SerialCache",
     "activation_backward",
     "activation_forward",
@@ -95,6 +100,8 @@ __all__ = [
     "backward",
     "binary_cross_entropy_backward",
     "bridge",
+    "conv_backward",
+    "conv_forward",
     "dense_absorbed_backward",
     "dense_absorbed_forward",
     "dense_backward",
@@ -123,6 +130,8 @@ __all__ = [
     "parametric_nw_forward",
     "register",
     "registered",
+    "residual_backward",
+    "residual_forward",
     "serial_backward",
     "serial_forward",
     "softmax_backward",

@@ -21,7 +21,23 @@ for how it lays out parameters and keys, and the README's architecture section f
 example of adding a block.
 """
 
+from funcnn.blocks.conv import Conv
 from funcnn.blocks.dense import Act, Dense, Dropout
+from funcnn.blocks.pool import AvgPool, GlobalAvgPool, MaxPool
 from funcnn.blocks.serial import Serial, serial
+from funcnn.blocks.structure import Flatten, Reshape, Residual
 
-__all__ = ["Act", "Dense", "Dropout", "Serial", "serial"]
+__all__ = [
+    "Act",
+    "AvgPool",
+    "Conv",
+    "Dense",
+    "Dropout",
+    "Flatten",
+    "GlobalAvgPool",
+    "MaxPool",
+    "Reshape",
+    "Residual",
+    "Serial",
+    "serial",
+]

@@ -13,6 +13,8 @@ from funcnn.attention import (
     sequence_mask,
 )
 from funcnn.blocks import Act, Dense, Dropout, Serial, serial
+from funcnn.blocks.conv_matrix import conv_matrix
+from funcnn.cnn import cnn, mnist1d_convbase
 from funcnn.initializers import INITIALIZERS, get_initializer
 from funcnn.layers import (
     absorb_bias,
@@ -71,6 +73,8 @@ __all__ = [
     "average_pooling",
     "binary_cross_entropy",
     "blocks",
+    "cnn",
+    "conv_matrix",
     "deep_linear",
     "dense_absorbed_apply",
     "dense_apply",
@@ -95,6 +99,7 @@ __all__ = [
     "lp",
     "mlp",
     "mlp_param_count",
+    "mnist1d_convbase",
     "models",
     "mse",
     "nadaraya_watson",

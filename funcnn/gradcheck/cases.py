@@ -16,11 +16,13 @@ learns by its own rule (:func:`funcnn.perceptron_update`), not by gradient desce
 from __future__ import annotations
 
 import dataclasses
+import math
 import sys
 from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from funcnn import backprop as bp
 from funcnn.activations import ACTIVATIONS, DIFFERENTIABLE
@@ -28,6 +30,7 @@ from funcnn.blocks import Act, Dense, Dropout, serial
 from funcnn.gradcheck.attention_cases import ATTENTION_CASES
 from funcnn.gradcheck.case import Case
 from funcnn.gradcheck.check import GradCheck, check_many
+from funcnn.gradcheck.conv_cases import conv_cases
 from funcnn.gradcheck.draws import BATCH, Draws, nontrivial_params, targets
 from funcnn.gradcheck.kinks import move_off_kinks
 from funcnn.gradcheck.report import GradcheckReport
@@ -64,7 +67,10 @@ PERCEPTRON_NOTE = "step: sigma' = 0, every gradient is exactly 0 (learns by perc
 def model_case_data(model, loss: str, key, dtype, *, dropout: bool = False):
     """Non-trivial params (off the kinks), inputs, targets and (optional) a dropout key."""
     k_draw, k_drop = jax.random.split(key)
-    draws = Draws(k_draw, dtype)
+    n_params = sum(np.size(p) for p in jax.tree.leaves(jax.eval_shape(model.init, k_draw)))
+    n_data = BATCH * (math.prod(model.input_shape) + math.prod(model.output_shape))
+    size = max(Draws.SIZE, 1 << (n_params + n_data - 1).bit_length())  # 512 for small models
+    draws = Draws(k_draw, dtype, size)
     x = draws.normal((BATCH, *model.input_shape))
     y = targets(draws, loss, BATCH, model.output_shape)
     dkey = k_drop if dropout else None
@@ -166,7 +172,12 @@ def _serial_cases() -> list[Case]:
 
 
 #: Every combination ``funcnn gradcheck`` runs, in its order.
-CASES: tuple[Case, ...] = (*_dense_cases(), *_serial_cases(), *ATTENTION_CASES)
+CASES: tuple[Case, ...] = (
+    *_dense_cases(),
+    *_serial_cases(),
+    *ATTENTION_CASES,
+    *conv_cases(model_case),
+)
 
 
 def cases() -> list[Case]:

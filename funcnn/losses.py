@@ -108,10 +108,11 @@ def binary_cross_entropy(logits: Array, y: Array, *, check_finite: bool = False)
 
 
 def weights_only(path, leaf) -> bool:
-    """Default leaf selector for penalties: leaves whose last key is ``"w"`` (not biases)."""
+    """Default leaf selector for penalties: leaves whose last key is ``"w"`` or starts with
+    ``"w_"`` (a recurrent cell's ``w_x``, ``w_h``): weights, not biases or initial states."""
     last = path[-1] if path else None
     key = getattr(last, "key", getattr(last, "name", None))
-    return key == "w"
+    return isinstance(key, str) and (key == "w" or key.startswith("w_"))
 
 
 def select_leaves(params, select: Callable = weights_only) -> list[Array]:

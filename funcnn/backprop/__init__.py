@@ -75,6 +75,7 @@ from funcnn.backprop.losses import (
 from funcnn.backprop.mlp import MLPCache, mlp_backward, mlp_forward
 from funcnn.backprop.objective import value_and_grad
 from funcnn.backprop.pool import PoolCache
+from funcnn.backprop.recurrent import RecurrentCache, recurrent_backward, recurrent_forward
 from funcnn.backprop.registry import BlockPair, backward, forward, pair, register, registered
 from funcnn.backprop.serial import SerialCache, serial_backward, serial_forward
 from funcnn.backprop.structure import residual_backward, residual_forward
@@ -91,6 +92,7 @@ __all__ = [
     "MLPCache",
     "NWCache",
     "PoolCache",
+    "RecurrentCache",
     "SerialCache",
     "activation_backward",
     "activation_forward",
@@ -128,6 +130,8 @@ __all__ = [
     "pair",
     "parametric_nw_backward",
     "parametric_nw_forward",
+    "recurrent_backward",
+    "recurrent_forward",
     "register",
     "registered",
     "residual_backward",

@@ -24,18 +24,22 @@ example of adding a block.
 from funcnn.blocks.conv import Conv
 from funcnn.blocks.dense import Act, Dense, Dropout
 from funcnn.blocks.pool import AvgPool, GlobalAvgPool, MaxPool
+from funcnn.blocks.recurrent import GRU, RNN, Bidirectional
 from funcnn.blocks.serial import Serial, serial
 from funcnn.blocks.structure import Flatten, Reshape, Residual
 
 __all__ = [
     "Act",
     "AvgPool",
+    "Bidirectional",
     "Conv",
     "Dense",
     "Dropout",
     "Flatten",
+    "GRU",
     "GlobalAvgPool",
     "MaxPool",
+    "RNN",
     "Reshape",
     "Residual",
     "Serial",

@@ -20,3 +20,4 @@ class Case:
     loss: str
     build: Callable
     note: str = ""
+    fd: bool = True  # also check against finite differences

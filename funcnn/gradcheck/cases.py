@@ -33,6 +33,7 @@ from funcnn.gradcheck.check import GradCheck, check_many
 from funcnn.gradcheck.conv_cases import conv_cases
 from funcnn.gradcheck.draws import BATCH, Draws, nontrivial_params, targets
 from funcnn.gradcheck.kinks import move_off_kinks
+from funcnn.gradcheck.recurrent_cases import recurrent_cases
 from funcnn.gradcheck.report import GradcheckReport
 from funcnn.losses import LOSSES, l1_penalty, l2_penalty
 from funcnn.models import (
@@ -105,9 +106,10 @@ def model_build(model, loss: str, *, dropout=False, l2=0.0, l1=0.0) -> Callable:
     return build
 
 
-def model_case(group, label, activation, loss, model, note="", **options) -> Case:
-    """A row of the table for ``model`` (any composition with registered backprop)."""
-    return Case(group, label, activation, loss, model_build(model, loss, **options), note)
+def model_case(group, label, activation, loss, model, note="", *, fd=True, **options) -> Case:
+    """A row of the table for ``model`` (any composition with registered backprop);
+    ``fd=False`` compares with ``jax.grad`` only."""
+    return Case(group, label, activation, loss, model_build(model, loss, **options), note, fd)
 
 
 def _dense_cases() -> list[Case]:
@@ -177,6 +179,7 @@ CASES: tuple[Case, ...] = (
     *_serial_cases(),
     *ATTENTION_CASES,
     *conv_cases(model_case),
+    *recurrent_cases(model_case),
 )
 
 
@@ -213,7 +216,8 @@ def run_cases(
     progress: bool = False,
 ) -> list[GradcheckReport]:  # fmt: skip
     """Check every case in ``selected``; ``chunk`` cases share one compiled program.
-    ``fd=False`` skips the finite differences (autodiff only)."""
+    ``fd=False`` skips the finite differences (autodiff only) for every case, as a case's own
+    ``fd=False`` does for that case."""
     from tqdm.auto import tqdm
 
     reports = []
@@ -224,8 +228,14 @@ def run_cases(
     with jax.enable_x64(True):  # float64 finite differences (and --dtype float64)
         for start in range(0, len(selected), chunk):
             part = selected[start : start + chunk]
-            checks = [build_case(c, dtype, seed) for c in part]
-            for case, report in zip(part, check_many(checks, fd=fd)):
+            done = {}
+            for with_fd in (True, False):
+                sub = [c for c in part if (fd and c.fd) == with_fd]
+                if sub:
+                    checks = [build_case(c, dtype, seed) for c in sub]
+                    done.update(zip(map(id, sub), check_many(checks, fd=with_fd)))
+            for case in part:
+                report = done[id(case)]
                 if case.note:
                     rows = tuple(
                         dataclasses.replace(r, note=r.note or case.note) for r in report.rows

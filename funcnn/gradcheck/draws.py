@@ -74,10 +74,13 @@ def nontrivial_params(model, draws: Draws):
 
 
 def _draw_layer(layer, draws: Draws):
-    if not isinstance(layer, dict):  # a nested composition: a list of layers
+    if isinstance(layer, (list, tuple)):  # a nested composition: a list of layers
         return [_draw_layer(p, draws) for p in layer]
     out = {}
     for name in sorted(layer, key=lambda n: (n != "w", n)):
+        if isinstance(layer[name], (dict, list, tuple)):  # e.g. a bidirectional cell's halves
+            out[name] = _draw_layer(layer[name], draws)
+            continue
         shape = tuple(layer[name].shape)
         scale = 1.0 / np.sqrt(np.prod(shape[:-1])) if len(shape) >= 2 else 0.1
         out[name] = draws.normal(shape, scale)

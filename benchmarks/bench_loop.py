@@ -19,7 +19,8 @@ models as small as linear regression.
 
 ``ratio`` is the paired (same-round) median of ``median_s / baseline``: scan_epoch against
 python_loop, vmap against sequential; ``speedup`` = 1 / ratio. Before timing, the
-contenders are checked to do the same work (same losses and params after an epoch).
+contenders are checked to do the same work (same losses and params after an epoch); the
+record of each compared contender has the check's summary under ``same_work``.
 
 Workloads:
 
@@ -38,6 +39,7 @@ Workloads:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -46,7 +48,7 @@ if __package__ in (None, ""):  # run as a script: make `benchmarks` and `funcnn`
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks.records import device_info, make_record, workload
-from benchmarks.same_work import assert_same_work
+from benchmarks.same_work import SameWork, assert_same_work
 from benchmarks.timing import compile_jitted, paired_ratio, progress_bar, time_interleaved
 
 NAME = "loop"
@@ -226,17 +228,18 @@ def _contenders(w: dict, n_seeds: int, dtype: str) -> dict[str, dict]:
     for name, c in out.items():
         if "baseline" in c:
             what = f"{name} vs {c['baseline']}"
-            check_same_epoch(out[c["baseline"]]["call"](), c["call"](), w, dtype, what)
+            same = check_same_epoch(out[c["baseline"]]["call"](), c["call"](), w, dtype, what)
+            c["same_work"] = dataclasses.asdict(same)
     return out
 
 
-def check_same_epoch(reference, candidate, w: dict, dtype: str, what: str) -> None:
+def check_same_epoch(reference, candidate, w: dict, dtype: str, what: str) -> SameWork:
     """Assert two epochs' ``(params or state, losses)`` agree (:func:`assert_same_work`, with
-    the workload's allowance for Adam's rounding-level steps)."""
+    the workload's allowance for Adam's rounding-level steps); returns its summary."""
     (pa, la), (pb, lb) = reference, candidate
     pa = pa.params if hasattr(pa, "params") else pa
     pb = pb.params if hasattr(pb, "params") else pb
-    assert_same_work(
+    return assert_same_work(
         {"losses": la, "params": pa},
         {"losses": lb, "params": pb},
         dtype=dtype,
@@ -274,7 +277,7 @@ def _measure(name: str, opts: dict, dtype: str, repeats: int, device: dict) -> l
         ratio, baseline = None, c.get("baseline")
         if baseline is not None:
             ratio = paired_ratio(timings[cname], timings[baseline])
-            extra["speedup"] = 1.0 / ratio
+            extra.update(speedup=1.0 / ratio, same_work=c["same_work"])
         records.append(
             make_record(
                 NAME,

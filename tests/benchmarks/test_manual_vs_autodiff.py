@@ -5,21 +5,24 @@ import numpy as np
 import pytest
 
 from benchmarks import bench_manual_vs_autodiff as bench
-from benchmarks.records import validate_record
 from benchmarks.same_work import WorkMismatchError
+from tests.benchmarks.tiny import assert_valid
 
 
 def test_manual_vs_autodiff_benchmark_records():
     records = bench.run(True, config=bench.SMOKE, progress=False)
+    assert_valid(records, "manual_vs_autodiff")
     assert [r["name"] for r in records] == ["manual", "autodiff"]
     for r in records:
-        assert validate_record(r) == [], r
-        assert r["baseline"] == "autodiff" and r["repeats"] >= 20
+        assert r["baseline"] == "autodiff"
         assert r["workload"]["sizes"] == [8, 16, 16, 4] and r["workload"]["batch"] == 8
-        assert r["grad_max_rel_err"] <= 1e-4  # the contenders were checked to agree first
+        # The hand-written backward performs the products autodiff derives: the gradients
+        # agree to rounding, far within the benchmark's check (1e-4).
+        assert r["grad_max_rel_err"] <= 1e-6
     assert records[1]["ratio"] == 1.0
-    # Same starting point, same steps: the last losses of the two chains agree.
-    np.testing.assert_allclose(records[0]["last_loss"], records[1]["last_loss"], rtol=1e-4)
+    # Same start, same number of steps on the same batch (warm-up and timed rounds alike):
+    # the last losses agree to a few float32 ulps.
+    np.testing.assert_allclose(records[0]["last_loss"], records[1]["last_loss"], rtol=1e-6)
 
 
 def test_benchmark_refuses_to_time_different_gradients(monkeypatch):

@@ -51,13 +51,13 @@ def load_classification(name: str, seed: int = 0):
 def sklearn_classifier(init, batch, lr, shuffle, seed=0):
     """An ``MLPClassifier`` with funcnn's sizes, Adam, no L2, starting from ``init``."""
     nn = require("sklearn.neural_network", "scikit-learn")
+    layers = iter(init)
 
     class FromInit(nn.MLPClassifier):
         # sklearn draws each layer's initial (coef (n_in, n_out), intercept) in _init_coef;
         # returning funcnn's instead gives both libraries the same starting point.
         def _init_coef(self, fan_in, fan_out, dtype):
-            layer = init[self._layer_counter]
-            self._layer_counter += 1
+            layer = next(layers)
             if layer["w"].shape != (fan_in, fan_out):
                 raise ValueError(
                     f"init layer has shape {layer['w'].shape}; sklearn wants {(fan_in, fan_out)}"
@@ -65,7 +65,7 @@ def sklearn_classifier(init, batch, lr, shuffle, seed=0):
             return layer["w"].astype(dtype), layer["b"].astype(dtype)
 
     hidden = tuple(int(l["w"].shape[1]) for l in init[:-1])
-    clf = FromInit(
+    return FromInit(
         hidden_layer_sizes=hidden,
         activation="relu",
         solver="adam",
@@ -78,8 +78,6 @@ def sklearn_classifier(init, batch, lr, shuffle, seed=0):
         shuffle=shuffle,
         random_state=seed,
     )
-    clf._layer_counter = 0
-    return clf
 
 
 def check_same_work(sizes, init, data, batch: int, lr: float) -> dict:

@@ -25,14 +25,17 @@ import time
 import traceback
 from collections.abc import Sequence
 
-from benchmarks import common, report
+from benchmarks import records, report
+from benchmarks.peers import PACKAGES as PEER_PACKAGES
+from benchmarks.workloads import DTYPES
+from funcnn.io import write_json
 
 BENCHES = {
     "roofline": "benchmarks.bench_roofline",
     "step": "benchmarks.bench_step",
     "manual_vs_autodiff": "benchmarks.bench_manual_vs_autodiff",
     "loop": "benchmarks.bench_loop",
-    "peers": "benchmarks.bench_peers",
+    "peers": "benchmarks.peers",
     "scaling": "benchmarks.bench_scaling",
 }
 """Benchmark name -> module exposing ``run(quick: bool, ...) -> list[dict]``, in run order."""
@@ -59,7 +62,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="output directory (default benchmarks/results/<date>-<device>-<suite>)",
     )
     parser.add_argument(
-        "--dtype", choices=common.DTYPES, default="float32", help="dtype of params and data"
+        "--dtype", choices=DTYPES, default="float32", help="dtype of params and data"
     )
     parser.add_argument(
         "--only",
@@ -110,28 +113,67 @@ def _call_run(module, name: str, args, roofline: tuple | None) -> list[dict]:
     return list(module.run(quick=args.suite != "full", **kwargs))
 
 
-def run_suite(args: argparse.Namespace) -> tuple[dict, int]:
-    """Run the selected benchmarks; returns the results dict (also written) and an exit code."""
-    from benchmarks import bench_roofline
-
-    device = common.device_info()
-    out_dir = args.out or common.default_out_dir(args.suite, args.dtype, device)
+def new_results(args: argparse.Namespace, device: dict) -> dict:
+    """The results dict of a run before any benchmark: what ran where, with which versions."""
     command = "python -m benchmarks " + " ".join(sys.argv[1:] if args.argv is None else args.argv)
-    t_start = time.perf_counter()
-    results = {
-        "schema_version": common.SCHEMA_VERSION,
+    return {
+        "schema_version": records.SCHEMA_VERSION,
         "suite": args.suite,
         "dtype": args.dtype,
         "command": command.strip(),
         "started": _dt.datetime.now().isoformat(timespec="seconds"),
         "wall_s": 0.0,
         "device": device,
-        "versions": common.versions(),
+        "versions": records.versions(PEER_PACKAGES),
         "load_avg_start": _load_avg(),
         "benches": {},
         "records": [],
         "invalid_records": [],
     }
+
+
+def run_bench(name: str, args, roofline: tuple | None, results: dict) -> bool:
+    """Run benchmark ``name``, adding its valid records (and the others, with their problems)
+    and its status to ``results``; False where it failed or wrote invalid records."""
+    t0 = time.perf_counter()
+    try:
+        module = importlib.import_module(BENCHES[name])
+    except ImportError as e:
+        reason = f"not available: {e}"
+        print(f"[{name}] skipped: {reason}")
+        results["benches"][name] = {"status": "skipped", "reason": reason, "seconds": 0.0}
+        return True
+    status: dict = {"status": "ok"}
+    try:
+        recs = _call_run(module, name, args, roofline)
+    except Exception as e:  # one broken benchmark must not lose the others' results
+        traceback.print_exc()
+        status = {"status": "error", "reason": f"{type(e).__name__}: {e}"[:500]}
+        recs = []
+    good = 0
+    for rec in recs:
+        rec = records.normalize_record(rec, bench=name)
+        problems = records.validate_record(rec)
+        if problems:
+            print(f"[{name}] record {rec.get('name')!r} does not fit the schema: {problems}")
+            results["invalid_records"].append({"record": rec, "problems": problems})
+            status = {"status": "invalid records", "reason": "; ".join(problems)[:500]}
+        else:
+            results["records"].append(rec)
+            good += 1
+    results["benches"][name] = {**status, "seconds": time.perf_counter() - t0, "records": good}
+    return status["status"] == "ok"
+
+
+def run_suite(args: argparse.Namespace) -> tuple[dict, int]:
+    """Run the selected benchmarks; returns the results dict (also written) and an exit code."""
+    from benchmarks import bench_roofline
+
+    device = records.device_info()
+    out_dir = args.out or records.default_out_dir(args.suite, args.dtype, device)
+    results_json = os.path.join(out_dir, "results.json")
+    t_start = time.perf_counter()
+    results = new_results(args, device)
     print(
         f"[benchmarks] {args.suite} suite, {args.dtype}, on {device['platform']} / "
         f"{device['device_kind']}; writing to {out_dir}"
@@ -145,53 +187,22 @@ def run_suite(args: argparse.Namespace) -> tuple[dict, int]:
     selected = args.only or list(BENCHES)
     failed = False
     roofline = None
-    for name in BENCHES:
-        if name not in selected:
-            continue
-        t0 = time.perf_counter()
-        status: dict = {"status": "ok"}
-        try:
-            module = importlib.import_module(BENCHES[name])
-        except ImportError as e:
-            reason = f"not available: {e}"
-            print(f"[{name}] skipped: {reason}")
-            results["benches"][name] = {"status": "skipped", "reason": reason, "seconds": 0.0}
-            continue
-        try:
-            records = _call_run(module, name, args, roofline)
-        except Exception as e:  # one broken benchmark must not lose the others' results
-            failed = True
-            traceback.print_exc()
-            status = {"status": "error", "reason": f"{type(e).__name__}: {e}"[:500]}
-            records = []
-        good = 0
-        for rec in records:
-            rec = common.normalize_record(rec, bench=name)
-            problems = common.validate_record(rec)
-            if problems:
-                print(f"[{name}] record {rec.get('name')!r} does not fit the schema: {problems}")
-                results["invalid_records"].append({"record": rec, "problems": problems})
-                status = {"status": "invalid records", "reason": "; ".join(problems)[:500]}
-                failed = True
-            else:
-                results["records"].append(rec)
-                good += 1
+    for name in (n for n in BENCHES if n in selected):
+        failed |= not run_bench(name, args, roofline, results)
         if name == "roofline":
             rates = (
                 bench_roofline.roofline_from(results["records"], args.dtype),
                 bench_roofline.roofline_best_from(results["records"], args.dtype),
             )
             roofline = rates if rates[0] else None
-        status.update(seconds=time.perf_counter() - t0, records=good)
-        results["benches"][name] = status
         results["wall_s"] = time.perf_counter() - t_start
-        common.write_json_atomic(os.path.join(out_dir, "results.json"), results)
+        write_json(results_json, results, indent=1)
     results["wall_s"] = time.perf_counter() - t_start
     results["load_avg_end"] = _load_avg()
-    common.write_json_atomic(os.path.join(out_dir, "results.json"), results)
+    write_json(results_json, results, indent=1)
     written = report.write_report(out_dir, results)
     print(
-        f"[benchmarks] done in {results['wall_s']:.0f} s: {out_dir}/results.json, "
+        f"[benchmarks] done in {results['wall_s']:.0f} s: {results_json}, "
         f"{', '.join(os.path.basename(p) for p in written.values())}"
     )
     return results, 1 if failed else 0

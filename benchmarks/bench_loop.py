@@ -19,7 +19,8 @@ models as small as linear regression.
 
 ``ratio`` is the paired (same-round) median of ``median_s / baseline``: scan_epoch against
 python_loop, vmap against sequential; ``speedup`` = 1 / ratio. Before timing, the
-contenders are checked to do the same work (same losses and params after an epoch).
+contenders are checked to do the same work (same losses and params after an epoch); the
+record of each compared contender has the check's summary under ``same_work``.
 
 Workloads:
 
@@ -38,8 +39,17 @@ Workloads:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import os
 import sys
+
+if __package__ in (None, ""):  # run as a script: make `benchmarks` and `funcnn` importable
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from benchmarks.records import device_info, make_record, workload
+from benchmarks.same_work import SameWork, assert_same_work
+from benchmarks.timing import compile_jitted, paired_ratio, progress_bar, time_interleaved
 
 NAME = "loop"
 
@@ -104,7 +114,7 @@ def _workload(name: str, opts: dict, dtype: str):
             # step a coordinate by ~lr in opposite directions, and over an epoch's 31 steps
             # ReLU and dropout spread that to a few more (about 0.4% of the params of one of
             # 8 runs here); the losses must still agree to 2e-4 at every step (see
-            # benchmarks.common.assert_same_work).
+            # benchmarks.same_work.assert_same_work).
             allowance=dict(
                 outlier_fraction=1e-2,
                 outlier_atol=2.0 * DEFAULTS["lr"] * (len(data.x_train) // batch),
@@ -113,136 +123,168 @@ def _workload(name: str, opts: dict, dtype: str):
     raise ValueError(f"unknown workload {name!r}; valid: linreg, mnist1d_mlp.")
 
 
-def _measure(name: str, opts: dict, dtype: str, repeats: int, device: dict) -> list[dict]:
-    import jax
+class PythonLoop:
+    """One epoch as a Python loop: the batches drawn by one jitted shuffle, then the jitted
+    step called once per batch. Returns ``(state, losses)``."""
 
-    from benchmarks import common
-    from funcnn.train import init_state, init_states, make_epoch, make_train_step
-    from funcnn.train import make_vmapped_epoch as vmapped
-    from funcnn.train.state import shuffle_key
-    from funcnn.train.step import epoch_batches
+    def __init__(self, w: dict, step, shuffle, state):
+        self.w, self.step, self.shuffle, self.state = w, step, shuffle, state
 
-    w = _workload(name, opts, dtype)
-    model, loss, opt, x, y, batch = (
-        w["model"],
-        w["loss"],
-        w["optimizer"],
-        w["x"],
-        w["y"],
-        w["batch"],
-    )
-    n_seeds = int(opts["seeds"])
-    n_batches = x.shape[0] // batch
-    step = make_train_step(model, loss, opt)
-    shuffle = jax.jit(epoch_batches, static_argnames="batch_size")
+    def __call__(self):
+        import jax.numpy as jnp
 
-    def fresh(seed=0):
-        return init_state(model, opt, jax.random.key(seed))
+        from funcnn.train import shuffle_key
 
-    # -- the contenders (each keeps its own state; states are donated) ------------------------
-    class Loop:
-        def __init__(self):
-            self.state = fresh()
+        s, batch = self.state, self.w["batch"]
+        n_batches = self.w["x"].shape[0] // batch
+        xb, yb = self.shuffle(
+            shuffle_key(s.key, s.step // n_batches), self.w["x"], self.w["y"], batch_size=batch
+        )
+        losses = []
+        for i in range(n_batches):
+            s, m = self.step(s, (xb[i], yb[i]))
+            losses.append(m["loss"])
+        self.state = s
+        return s, jnp.stack(losses)
 
-        def __call__(self):
-            s = self.state
-            e = s.step // n_batches
-            xb, yb = shuffle(shuffle_key(s.key, e), x, y, batch_size=batch)
-            losses = []
-            for i in range(n_batches):
-                s, m = step(s, (xb[i], yb[i]))
-                losses.append(m["loss"])
-            self.state = s
-            return s, jax.numpy.stack(losses)
 
-    class Scan:
-        def __init__(self, epoch, seed=0):
-            self.epoch, self.state = epoch, fresh(seed)
+class ScannedEpochs:
+    """Runs whose epochs are compiled calls ``epoch(state, x, y) -> (state, metrics)``:
+    one run (``make_epoch``), several in turn (a list of states), or several at once
+    (``make_vmapped_epoch`` on stacked states). Returns ``(params, losses)``, stacked over
+    the runs where there are several in turn."""
 
-        def __call__(self):
-            self.state, m = self.epoch(self.state, x, y)
-            return self.state, m["loss"]
+    def __init__(self, w: dict, epoch, states):
+        self.w, self.epoch, self.states = w, epoch, states
 
-    class Sequential:
-        def __init__(self, epoch):
-            self.runs = [Scan(epoch, seed) for seed in range(n_seeds)]
+    def __call__(self):
+        import jax
+        import jax.numpy as jnp
 
-        def __call__(self):
-            out = [run() for run in self.runs]
-            stack = lambda *a: jax.numpy.stack(a)  # noqa: E731
-            return jax.tree.map(stack, *[o[0].params for o in out]), stack(*[o[1] for o in out])
-
-    class Many:
-        def __init__(self, epoch):
-            self.epoch, self.state = epoch, init_states(model, opt, range(n_seeds))
-
-        def __call__(self):
-            self.state, m = self.epoch(self.state, x, y)
-            return self.state.params, m["loss"]
-
-    def same_work(a, b, what):
-        (pa, la), (pb, lb) = a, b
-        pa = pa.params if hasattr(pa, "params") else pa
-        pb = pb.params if hasattr(pb, "params") else pb
-        common.assert_same_work(
-            {"losses": la, "params": pa},
-            {"losses": lb, "params": pb},
-            dtype=dtype,
-            what=what,
-            **w.get("allowance", {}),
+        if not isinstance(self.states, list):
+            self.states, m = self.epoch(self.states, self.w["x"], self.w["y"])
+            return self.states.params, m["loss"]
+        out = [self.epoch(s, self.w["x"], self.w["y"]) for s in self.states]
+        self.states = [s for s, _ in out]
+        stack = lambda *a: jnp.stack(a)  # noqa: E731
+        return jax.tree.map(stack, *[s.params for s in self.states]), stack(
+            *[m["loss"] for _, m in out]
         )
 
-    s0 = fresh()
+
+def _contenders(w: dict, n_seeds: int, dtype: str) -> dict[str, dict]:
+    """name -> ``{"call", "compile_s", "runs", "baseline"}`` of every way to run an epoch,
+    each checked to do its baseline's work (losses and params after one epoch)."""
+    import jax
+
+    from funcnn.data import epoch_batches
+    from funcnn.train import (
+        init_state,
+        init_states,
+        make_epoch,
+        make_train_step,
+        make_vmapped_epoch,
+        shuffle_key,
+    )
+
+    model, loss, opt, x, y, batch = (
+        w[k] for k in ("model", "loss", "optimizer", "x", "y", "batch")
+    )
+    step = make_train_step(model, loss, opt)
+    shuffle = jax.jit(epoch_batches, static_argnames="batch_size")
+    s0 = init_state(model, opt, jax.random.key(0))
     xb, yb = shuffle(shuffle_key(s0.key, 0), x, y, batch_size=batch)
-    _, c_step = common.compile_jitted(step, s0, (xb[0], yb[0]))
-    _, c_shuffle = common.compile_jitted(shuffle, s0.key, x, y, batch_size=batch)
+    c_step = compile_jitted(step, s0, (xb[0], yb[0]))[1]
+    c_shuffle = compile_jitted(shuffle, s0.key, x, y, batch_size=batch)[1]
     epoch = make_epoch(model, loss, opt, batch_size=batch)
-    _, c_epoch = common.compile_jitted(epoch, s0, x, y)
-    contenders = {"python_loop": Loop(), "scan_epoch": Scan(epoch)}
-    compile_s = {"python_loop": c_step + c_shuffle, "scan_epoch": c_epoch}
-    baselines = {"scan_epoch": "python_loop"}
-    runs = {"python_loop": 1, "scan_epoch": 1}
-    same_work(contenders["python_loop"](), contenders["scan_epoch"](), "scan vs loop")
+    out = {
+        "python_loop": dict(
+            call=PythonLoop(w, step, shuffle, init_state(model, opt, jax.random.key(0))),
+            compile_s=c_step + c_shuffle,
+        ),
+        "scan_epoch": dict(
+            call=ScannedEpochs(w, epoch, init_state(model, opt, jax.random.key(0))),
+            compile_s=compile_jitted(epoch, s0, x, y)[1],
+            baseline="python_loop",
+        ),
+    }
     states = init_states(model, opt, range(n_seeds))
     for suffix, data_seed in (("", 0), ("_own_order", None)):
         seq_epoch = make_epoch(model, loss, opt, batch_size=batch, data_seed=data_seed)
-        vm_epoch = vmapped(model, loss, opt, batch_size=batch, data_seed=data_seed)
+        vm_epoch = make_vmapped_epoch(model, loss, opt, batch_size=batch, data_seed=data_seed)
         seq, vm = f"sequential_{n_seeds}{suffix}", f"vmap_{n_seeds}{suffix}"
-        _, compile_s[seq] = common.compile_jitted(seq_epoch, s0, x, y)
-        _, compile_s[vm] = common.compile_jitted(vm_epoch, states, x, y)
-        contenders[seq], contenders[vm] = Sequential(seq_epoch), Many(vm_epoch)
-        same_work(contenders[seq](), contenders[vm](), f"{vm} vs {seq}")
-        baselines[vm] = seq
-        runs[seq] = runs[vm] = n_seeds
+        runs = [init_state(model, opt, jax.random.key(seed)) for seed in range(n_seeds)]
+        out[seq] = dict(
+            call=ScannedEpochs(w, seq_epoch, runs),
+            compile_s=compile_jitted(seq_epoch, s0, x, y)[1],
+            runs=n_seeds,
+        )
+        out[vm] = dict(
+            call=ScannedEpochs(w, vm_epoch, init_states(model, opt, range(n_seeds))),
+            compile_s=compile_jitted(vm_epoch, states, x, y)[1],
+            runs=n_seeds,
+            baseline=seq,
+        )
+    for name, c in out.items():
+        if "baseline" in c:
+            what = f"{name} vs {c['baseline']}"
+            same = check_same_epoch(out[c["baseline"]]["call"](), c["call"](), w, dtype, what)
+            c["same_work"] = dataclasses.asdict(same)
+    return out
 
-    timings = common.time_interleaved(contenders, repeats=repeats, warmup=2)
-    work = common.workload(
+
+def check_same_epoch(reference, candidate, w: dict, dtype: str, what: str) -> SameWork:
+    """Assert two epochs' ``(params or state, losses)`` agree (:func:`assert_same_work`, with
+    the workload's allowance for Adam's rounding-level steps); returns its summary."""
+    (pa, la), (pb, lb) = reference, candidate
+    pa = pa.params if hasattr(pa, "params") else pa
+    pb = pb.params if hasattr(pb, "params") else pb
+    return assert_same_work(
+        {"losses": la, "params": pa},
+        {"losses": lb, "params": pb},
+        dtype=dtype,
+        what=what,
+        **w.get("allowance", {}),
+    )
+
+
+def _measure(name: str, opts: dict, dtype: str, repeats: int, device: dict) -> list[dict]:
+    """Build, check and time every way to run an epoch of workload ``name``: their records."""
+    w = _workload(name, opts, dtype)
+    n_seeds = int(opts["seeds"])
+    contenders = _contenders(w, n_seeds, dtype)
+    timings = time_interleaved(
+        {n: c["call"] for n, c in contenders.items()}, repeats=repeats, warmup=2
+    )
+    model, x = w["model"], w["x"]
+    work = workload(
         model.kind,
         list(model.sizes),
-        batch,
+        w["batch"],
         dtype,
         workload=name,
-        steps_per_epoch=n_batches,
+        steps_per_epoch=x.shape[0] // w["batch"],
         n_train=int(x.shape[0]),
         description=w["describe"],
     )
     records = []
-    for cname in contenders:
+    for cname, c in contenders.items():
+        runs = c.get("runs", 1)
         extra = {
-            "runs": runs[cname],
-            "data_order": "own" if "own" in cname or runs[cname] == 1 else "shared (data_seed=0)",
+            "runs": runs,
+            "data_order": "own" if "own" in cname or runs == 1 else "shared (data_seed=0)",
         }
-        ratio, baseline = None, baselines.get(cname)
+        ratio, baseline = None, c.get("baseline")
         if baseline is not None:
-            ratio = common.paired_ratio(timings[cname], timings[baseline])
-            extra["speedup"] = 1.0 / ratio
+            ratio = paired_ratio(timings[cname], timings[baseline])
+            extra.update(speedup=1.0 / ratio, same_work=c["same_work"])
         records.append(
-            common.make_record(
+            make_record(
                 NAME,
                 f"{name}/{cname}",
                 work,
                 timings[cname],
-                compile_s=compile_s[cname],
+                compile_s=c["compile_s"],
                 ratio=ratio,
                 baseline=None if baseline is None else f"{name}/{baseline}",
                 device=device,
@@ -268,17 +310,15 @@ def run(
         progress: show a progress bar over the workloads.
 
     Returns:
-        Records in the schema of :mod:`benchmarks.common` (``bench`` = "loop", names
+        Records in the schema of :mod:`benchmarks.records` (``bench`` = "loop", names
         ``<workload>/<contender>``), with ``ratio``/``baseline``/``speedup`` on
         ``scan_epoch`` (vs ``python_loop``) and ``vmap_N`` (vs ``sequential_N``).
     """
-    from benchmarks import common
-
     cfg = dict(config or config_for(quick))
-    device = common.device_info()
+    device = device_info()
     records = []
     items = list(cfg["workloads"].items())
-    for name, opts in common.progress(items, desc="loop", enabled=progress):
+    for name, opts in progress_bar(items, desc="loop", enabled=progress):
         recs = _measure(name, opts, dtype, int(cfg["repeats"]), device)
         for r in recs:
             speed = f", {r['speedup']:.1f}x vs {r['baseline']}" if "speedup" in r else ""
@@ -302,7 +342,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    import os
-
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     sys.exit(main())

@@ -35,13 +35,24 @@ if __package__ in (None, ""):  # run as a script: make `benchmarks` and `funcnn`
 import jax
 import numpy as np
 
-from benchmarks import common
+from benchmarks.records import default_out_dir, device_info, make_record, workload
+from benchmarks.same_work import WorkMismatchError
+from benchmarks.timing import Chain, compile_jitted, paired_ratio, progress_bar, time_interleaved
+from benchmarks.workloads import (
+    ADAM_EPS,
+    ADAM_LR,
+    DTYPES,
+    FLOPS_FORMULA,
+    LARGE,
+    MNIST1D,
+    jnp_dtype,
+    mlp_batch,
+    mlp_step_flops,
+)
+from funcnn.io import write_json
 
 NAME = "manual_vs_autodiff"
 LOSS = "softmax_cross_entropy"
-
-MNIST1D = (40, 256, 256, 10)
-LARGE = (784, 1024, 1024, 10)
 
 CONFIGS = {
     "quick": {"workloads": [(MNIST1D, 128), (LARGE, 512)], "repeats": 20, "warmup": 3},
@@ -94,7 +105,7 @@ def check_same_gradients(model, params, x, y, dtype: str) -> float:
     bad = [r for r in rows if not r.passed]
     loss_err = abs(float(manual[0]) - float(auto[0])) / max(abs(float(auto[0])), 1e-30)
     if bad or loss_err > rtol:
-        raise common.WorkMismatchError(
+        raise WorkMismatchError(
             f"manual and autodiff gradients differ (rtol {rtol:g}): "
             + "; ".join(f"{r.path} rel err {r.max_rel_err:.3g} {r.note}" for r in bad)
             + f"; loss rel err {loss_err:.3g}"
@@ -109,31 +120,29 @@ def measure(sizes, batch: int, dtype: str, repeats: int, warmup: int, device=Non
     import funcnn
 
     model = funcnn.mlp(tuple(sizes), "relu")
-    params0 = model.init(jax.random.key(0), dtype=common.jnp_dtype(dtype))
-    x, y = common.mlp_batch(sizes, batch, dtype)
+    params0 = model.init(jax.random.key(0), dtype=jnp_dtype(dtype))
+    x, y = mlp_batch(sizes, batch, dtype)
     max_rel_err = check_same_gradients(model, params0, x, y, dtype)
-    optimizer = optax.adam(common.ADAM_LR, eps=common.ADAM_EPS)
+    optimizer = optax.adam(ADAM_LR, eps=ADAM_EPS)
 
     chains, compile_s = {}, {}
     for grad in ("manual", "autodiff"):
         params = jax.tree_util.tree_map(lambda p: p.copy(), params0)  # own buffers: donated
         opt_state = optimizer.init(params)
-        compiled, compile_s[grad] = common.compile_jitted(
+        compiled, compile_s[grad] = compile_jitted(
             make_step(model, grad, optimizer), params, opt_state, x, y
         )
-        chains[grad] = common.Chain(compiled, (params, opt_state), (x, y), n_state=2)
-    timings = common.time_interleaved(chains, repeats=repeats, warmup=warmup)
+        chains[grad] = Chain(compiled, (params, opt_state), (x, y), n_state=2)
+    timings = time_interleaved(chains, repeats=repeats, warmup=warmup)
     # After identical steps from identical starts the two runs' losses still agree.
     last = {g: float(chains[g].last[2]) for g in chains}
     base = timings["autodiff"]
-    work = common.workload(
-        "mlp", sizes, batch, dtype, activation="relu", loss=LOSS, optimizer="adam"
-    )
+    work = workload("mlp", sizes, batch, dtype, activation="relu", loss=LOSS, optimizer="adam")
     records = []
     for grad in ("manual", "autodiff"):
         t = timings[grad]
         records.append(
-            common.make_record(
+            make_record(
                 NAME,
                 grad,
                 work,
@@ -142,11 +151,11 @@ def measure(sizes, batch: int, dtype: str, repeats: int, warmup: int, device=Non
                 ratio=t.median / base.median,
                 baseline="autodiff",
                 device=device,
-                paired_ratio=common.paired_ratio(t, base),
+                paired_ratio=paired_ratio(t, base),
                 grad_max_rel_err=max_rel_err,
                 last_loss=last[grad],
-                flops=common.mlp_step_flops(sizes, batch),
-                flops_formula=common.FLOPS_FORMULA,
+                flops=mlp_step_flops(sizes, batch),
+                flops_formula=FLOPS_FORMULA,
             )
         )
     return records
@@ -171,9 +180,9 @@ def run(
         "autodiff" measured in the same run).
     """
     cfg = dict(config or CONFIGS["quick" if quick else "full"])
-    device = common.device_info()
+    device = device_info()
     records = []
-    for sizes, batch in common.progress(cfg["workloads"], desc=NAME, enabled=progress):
+    for sizes, batch in progress_bar(cfg["workloads"], desc=NAME, enabled=progress):
         recs = measure(tuple(sizes), int(batch), dtype, cfg["repeats"], cfg["warmup"], device)
         manual, auto = recs
         print(
@@ -190,7 +199,7 @@ def run(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--full", action="store_true", help="the full configuration (100 rounds)")
-    parser.add_argument("--dtype", choices=common.DTYPES, default="float32")
+    parser.add_argument("--dtype", choices=DTYPES, default="float32")
     parser.add_argument(
         "--out",
         default=None,
@@ -200,9 +209,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     records = run(not args.full, dtype=args.dtype)
     out = args.out or os.path.join(
-        common.default_out_dir(NAME, args.dtype, records[0]["device"]), "results.json"
+        default_out_dir(NAME, args.dtype, records[0]["device"]), "results.json"
     )
-    common.write_json_atomic(out, {"bench": NAME, "records": records})
+    write_json(out, {"bench": NAME, "records": records})
     ratios = [r["ratio"] for r in records if r["name"] == "manual"]
     print(f"[{NAME}] manual/autodiff ratios {np.round(ratios, 3).tolist()}; wrote {out}")
     return 0

@@ -14,7 +14,9 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from benchmarks import common
+from benchmarks.records import check_record, device_info, make_record, workload
+from benchmarks.timing import compile_jitted, progress_bar, time_within_budget
+from benchmarks.workloads import jnp_dtype, suite_config
 
 NAME = "roofline"
 
@@ -29,31 +31,27 @@ SMOKE = {"sizes": (32, 64), "budget_s": 0.05}
 """Tiny sizes for tests: the numbers mean nothing, the records are real."""
 
 
-def config_for(quick: bool, platform: str | None = None) -> dict:
-    platform = platform or jax.devices()[0].platform
-    return CONFIGS[("quick" if quick else "full", "cpu" if platform == "cpu" else "accel")]
+def compiled_matmul(n: int, dtype: str):
+    """``(matmul, a, b, compile_s)``: ``jax.jit(jnp.dot)`` compiled for two random (n, n)
+    matrices ``a`` and ``b`` of ``dtype`` on the device, and its compile time."""
+    dt = jnp_dtype(dtype)
+    ka, kb = jax.random.split(jax.random.key(n))
+    a, b = jax.random.normal(ka, (n, n), dt), jax.random.normal(kb, (n, n), dt)
+    matmul, compile_s = compile_jitted(jax.jit(jnp.dot), a, b)
+    return matmul, a, b, compile_s
 
 
 def matmul_record(n: int, dtype: str, budget_s: float, device=None) -> dict:
     """Time ``jnp.dot`` of two (n, n) matrices; one record."""
-    dt = common.jnp_dtype(dtype)
-    ka, kb = jax.random.split(jax.random.key(n))
-    a = jax.random.normal(ka, (n, n), dt)
-    b = jax.random.normal(kb, (n, n), dt)
-    compiled, compile_s = common.compile_jitted(jax.jit(jnp.dot), a, b)
-    first = common.time_calls(lambda: compiled(a, b), repeats=common.MIN_REPEATS, warmup=2)
-    repeats = common.repeats_for(first.median, budget_s)
-    timing = first
-    if repeats > first.repeats:
-        timing = common.time_calls(lambda: compiled(a, b), repeats=repeats, warmup=0)
-    flops = 2 * n**3
-    return common.make_record(
+    matmul, a, b, compile_s = compiled_matmul(n, dtype)
+    timing = time_within_budget(lambda: matmul(a, b), budget_s, warmup=2)
+    return make_record(
         NAME,
         f"matmul_{n}",
-        common.workload("matmul", [n, n, n], None, dtype),
+        workload("matmul", [n, n, n], None, dtype),
         timing,
         compile_s=compile_s,
-        flops=flops,
+        flops=2 * n**3,
         flops_formula="2 * n^3",
         device=device,
     )
@@ -69,17 +67,17 @@ def run(
         dtype: "float32" or "bfloat16".
         config: override ``{"sizes": (...), "budget_s": float}`` (tests use :data:`SMOKE`).
     """
-    cfg = dict(config or config_for(quick))
-    device = common.device_info()
+    cfg = dict(config or suite_config(CONFIGS, quick))
+    device = device_info()
     records = [
         matmul_record(n, dtype, cfg["budget_s"], device)
-        for n in common.progress(cfg["sizes"], desc="roofline", enabled=progress)
+        for n in progress_bar(cfg["sizes"], desc="roofline", enabled=progress)
     ]
     best = max(records, key=lambda r: r["achieved_flops_per_s"])
     for r in records:
         r["is_roofline"] = r is best
         r["fraction_of_roofline"] = r["achieved_flops_per_s"] / best["achieved_flops_per_s"]
-        common.check_record(r)
+        check_record(r)
     print(
         f"[roofline] {dtype}: {best['achieved_flops_per_s'] / 1e9:.1f} GFLOP/s "
         f"(best of {[r['workload']['sizes'][0] for r in records]}, at n={best['workload']['sizes'][0]})"
@@ -114,3 +112,13 @@ def measure_roofline(
     """``(median-based, best-call)`` roofline rates, for benchmarks run on their own."""
     records = run(quick, dtype=dtype, config=config, progress=False)
     return roofline_from(records, dtype), roofline_best_from(records, dtype)
+
+
+def given_or_measured(
+    roofline: float | None, roofline_best: float | None, quick: bool, dtype: str
+) -> tuple[float, float | None]:
+    """``(roofline, roofline_best)`` as the suite passed them, or :func:`measure_roofline`'s
+    where it passed none (a benchmark run on its own)."""
+    if roofline is None:
+        return measure_roofline(quick, dtype=dtype)
+    return roofline, roofline_best

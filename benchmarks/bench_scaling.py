@@ -17,9 +17,10 @@ the suite's roofline when there is none).
 
 from __future__ import annotations
 
-import jax
-
-from benchmarks import bench_step, common
+from benchmarks import bench_roofline, bench_step
+from benchmarks.records import check_record, device_info
+from benchmarks.timing import progress_bar
+from benchmarks.workloads import suite_config
 
 NAME = "scaling"
 
@@ -62,11 +63,6 @@ SMOKE = {
 """Tiny sizes for tests: the numbers mean nothing, the records are real."""
 
 
-def config_for(quick: bool, platform: str | None = None) -> dict:
-    platform = platform or jax.devices()[0].platform
-    return CONFIGS[("quick" if quick else "full", "cpu" if platform == "cpu" else "accel")]
-
-
 def run(
     quick: bool = True,
     *,
@@ -88,30 +84,18 @@ def run(
     Returns:
         One record per point, with ``sweep`` ("width" or "batch") and ``x`` (its value).
     """
-    cfg = dict(config or config_for(quick))
-    if roofline is None:
-        from benchmarks import bench_roofline
-
-        roofline, roofline_best = bench_roofline.measure_roofline(quick, dtype=dtype)
+    cfg = dict(config or suite_config(CONFIGS, quick))
+    rooflines = bench_roofline.given_or_measured(roofline, roofline_best, quick, dtype)
     n_in, n_out = cfg["n_in"], 10
     ws, bs = cfg["width_sweep"], cfg["batch_sweep"]
     points = [("width", w, (n_in, w, w, n_out), ws["batch"]) for w in ws["widths"]]
     points += [("batch", b, (n_in, bs["width"], bs["width"], n_out), b) for b in bs["batches"]]
-    device = common.device_info()
+    device = device_info()
     records = []
-    for sweep, value, sizes, batch in common.progress(points, desc="scaling", enabled=progress):
-        rec = bench_step.step_record(
-            sizes,
-            batch,
-            dtype,
-            cfg["budget_s"],
-            roofline,
-            device,
-            roofline_best,
-            pair_n=cfg.get("pair_n"),
-        )
+    for sweep, value, sizes, batch in progress_bar(points, desc="scaling", enabled=progress):
+        rec = bench_step.step_record(sizes, batch, dtype, cfg, rooflines, device)
         rec.update(bench=NAME, name=f"{sweep}={value}", sweep=sweep, x=int(value))
-        common.check_record(rec)
+        check_record(rec)
         records.append(rec)
     for sweep in ("width", "batch"):
         pts = [r for r in records if r["sweep"] == sweep]

@@ -1,31 +1,41 @@
 """step: one jitted MLP training step (forward, backward, Adam update) against the roofline.
 
-The step is funcnn's: ``funcnn.mlp(sizes, "relu")``, ``funcnn.softmax_cross_entropy`` (batch
-mean), ``optax.adam(1e-3)``, jitted with the parameter and optimizer buffers donated (or
-``funcnn.train.make_train_step``, the same computation, when the training engine is there).
-Each call consumes the previous call's parameters, as in training. Compile time is measured
-apart with ``.lower(...).compile()``.
+The step is funcnn's training engine's: ``funcnn.train.make_train_step`` of
+``funcnn.mlp(sizes, "relu")``, the "softmax_cross_entropy" loss (batch mean) and
+``optax.adam(1e-3)``, without the optional gradient-norm metric, its state donated
+(:func:`benchmarks.workloads.funcnn_step`). Each call consumes the previous call's state, as
+in training. Compile time is measured apart with ``.lower(...).compile()``.
 
 FLOPs are counted as ``6 * params * batch`` (forward 2PB, backward 4PB), the customary count
 the targets are stated in. Besides the fraction of the roofline measured by ``roofline``, each
 record has ``fraction_of_paired_matmul``: the step and a square matmul timed in the same
-interleaved rounds, which stays meaningful when other work shares the host. A training step does not compute the gradient of its input, so the
-matmuls it really performs are fewer: ``flops_exact`` (2 B (3 sum n_in n_out - n_0 n_1)) is
-recorded beside, with its own fraction of the roofline.
+interleaved rounds, which stays meaningful when other work shares the host. A training step
+does not compute the gradient of its input, so the matmuls it really performs are fewer:
+``flops_exact`` (2 B (3 sum n_in n_out - n_0 n_1)) is recorded beside, with its own fraction
+of the roofline.
 
     python -m benchmarks --only roofline step
 """
 
 from __future__ import annotations
 
-import jax
-
-from benchmarks import common
+from benchmarks import bench_roofline
+from benchmarks.records import check_record, device_info, make_record, workload
+from benchmarks.timing import paired_ratio, progress_bar, time_interleaved, time_within_budget
+from benchmarks.workloads import (
+    FLOPS_EXACT_FORMULA,
+    FLOPS_FORMULA,
+    LARGE,
+    MNIST1D,
+    funcnn_step,
+    mlp_batch,
+    mlp_params,
+    mlp_step_flops,
+    mlp_step_matmul_flops,
+    suite_config,
+)
 
 NAME = "step"
-
-MNIST1D = (40, 256, 256, 10)
-LARGE = (784, 1024, 1024, 10)
 
 CONFIGS = {
     ("quick", "cpu"): {
@@ -71,51 +81,46 @@ SMOKE = {"workloads": [((8, 16, 16, 4), 8)], "budget_s": 0.05, "pair_n": 32}
 """Tiny sizes for tests: the numbers mean nothing, the records are real."""
 
 
-def config_for(quick: bool, platform: str | None = None) -> dict:
-    platform = platform or jax.devices()[0].platform
-    return CONFIGS[("quick" if quick else "full", "cpu" if platform == "cpu" else "accel")]
-
-
 def step_record(
     sizes,
     batch: int,
     dtype: str,
-    budget_s: float,
-    roofline: float | None,
+    cfg: dict,
+    rooflines: tuple[float | None, float | None] = (None, None),
     device=None,
-    roofline_best: float | None = None,
-    pair_n: int | None = None,
 ) -> dict:
     """Compile and time funcnn's step for one (sizes, batch); one record.
 
-    With ``pair_n``, the step is also timed interleaved with an ``(n, n) @ (n, n)`` matmul
-    (20 rounds): ``fraction_of_paired_matmul`` is the step's rate over the matmul's rate in
-    the same rounds (median of per-round ratios), a figure that other load on the host
-    slows on both sides alike.
+    Args:
+        sizes, batch, dtype: the workload.
+        cfg: ``budget_s`` (seconds of timed calls) and, where the step is also to be timed
+            interleaved with an ``(n, n) @ (n, n)`` matmul (20 rounds), ``pair_n``: then
+            ``fraction_of_paired_matmul`` is the step's rate over the matmul's rate in the
+            same rounds (median of per-round ratios), a figure that other load on the host
+            slows on both sides alike.
+        rooflines: the suite's median-based and best-call matmul rates (None: not measured).
+        device: the record's device (default: measured).
     """
-    fs = common.funcnn_step(sizes, dtype=dtype)
-    x, y = common.mlp_batch(sizes, batch, dtype)
+    roofline, roofline_best = rooflines
+    fs = funcnn_step(sizes, dtype=dtype)
+    x, y = mlp_batch(sizes, batch, dtype)
     _, compile_s = fs.compile(x, y)
     chain = fs.chain(x, y)
-    first = common.time_calls(chain, repeats=common.MIN_REPEATS, warmup=3)
-    repeats = common.repeats_for(first.median, budget_s)
-    timing = first
-    if repeats > first.repeats:
-        timing = common.time_calls(chain, repeats=repeats, warmup=0)
-    exact = common.mlp_step_matmul_flops(sizes, batch)
-    rec = common.make_record(
+    timing = time_within_budget(chain, cfg["budget_s"], warmup=3)
+    exact = mlp_step_matmul_flops(sizes, batch)
+    rec = make_record(
         NAME,
         "funcnn",
-        common.workload("mlp", sizes, batch, dtype, optimizer="adam", impl=fs.impl),
+        workload("mlp", sizes, batch, dtype, optimizer="adam", impl=fs.impl),
         timing,
         compile_s=compile_s,
-        flops=common.mlp_step_flops(sizes, batch),
-        flops_formula=common.FLOPS_FORMULA,
+        flops=mlp_step_flops(sizes, batch),
+        flops_formula=FLOPS_FORMULA,
         roofline=roofline,
         device=device,
-        params=common.mlp_params(sizes),
+        params=mlp_params(sizes),
         flops_exact=float(exact),
-        flops_exact_formula=common.FLOPS_EXACT_FORMULA,
+        flops_exact_formula=FLOPS_EXACT_FORMULA,
     )
     if roofline:
         rec["fraction_of_roofline_exact"] = exact / timing.median / roofline
@@ -123,25 +128,18 @@ def step_record(
     if roofline_best:  # best call against best matmul call
         rec["fraction_of_roofline_best"] = rec["flops"] / timing.min / roofline_best
         rec["roofline_best_flops_per_s"] = float(roofline_best)
-    if pair_n:
-        rec.update(paired_matmul(chain, rec["flops"], pair_n, dtype))
-    common.check_record(rec)
+    if cfg.get("pair_n"):
+        rec.update(paired_matmul(chain, rec["flops"], cfg["pair_n"], dtype))
+    check_record(rec)
     return rec
 
 
 def paired_matmul(step_call, step_flops: float, n: int, dtype: str) -> dict:
     """The step's FLOP rate over an (n, n) matmul's, timed in the same interleaved rounds."""
-    import jax.numpy as jnp
-
-    dt = common.jnp_dtype(dtype)
-    ka, kb = jax.random.split(jax.random.key(n))
-    a, b = jax.random.normal(ka, (n, n), dt), jax.random.normal(kb, (n, n), dt)
-    mm, _ = common.compile_jitted(jax.jit(jnp.dot), a, b)
-    t = common.time_interleaved(
-        {"step": step_call, "matmul": lambda: mm(a, b)}, repeats=common.MIN_REPEATS, warmup=1
-    )
+    mm, a, b, _ = bench_roofline.compiled_matmul(n, dtype)
+    t = time_interleaved({"step": step_call, "matmul": lambda: mm(a, b)}, warmup=1)
     # rate_step / rate_matmul = (F_step / t_step) / (F_mm / t_mm), per round
-    per_round = common.paired_ratio(t["matmul"], t["step"]) * step_flops / (2 * n**3)
+    per_round = paired_ratio(t["matmul"], t["step"]) * step_flops / (2 * n**3)
     return {
         "fraction_of_paired_matmul": per_round,
         "paired_matmul_n": n,
@@ -167,24 +165,12 @@ def run(
         roofline: the measured matmul FLOP/s; measured here (quick sizes) when None.
         roofline_best: the best single-call matmul FLOP/s (see :mod:`bench_roofline`).
     """
-    cfg = dict(config or config_for(quick))
-    if roofline is None:
-        from benchmarks import bench_roofline
-
-        roofline, roofline_best = bench_roofline.measure_roofline(quick, dtype=dtype)
-    device = common.device_info()
+    cfg = dict(config or suite_config(CONFIGS, quick))
+    rooflines = bench_roofline.given_or_measured(roofline, roofline_best, quick, dtype)
+    device = device_info()
     records = []
-    for sizes, batch in common.progress(cfg["workloads"], desc="step", enabled=progress):
-        rec = step_record(
-            tuple(sizes),
-            batch,
-            dtype,
-            cfg["budget_s"],
-            roofline,
-            device,
-            roofline_best,
-            pair_n=cfg.get("pair_n"),
-        )
+    for sizes, batch in progress_bar(cfg["workloads"], desc="step", enabled=progress):
+        rec = step_record(tuple(sizes), batch, dtype, cfg, rooflines, device)
         records.append(rec)
         print(
             f"[step] {'-'.join(map(str, sizes))} batch {batch} {dtype}: "

@@ -667,53 +667,6 @@ def test_backprop_package_never_calls_jax_autodiff():
         assert _autodiff_uses(f.read_text()) == [], f
 
 
-# --- the benchmark's machinery (tiny sizes: the numbers mean nothing here) ---------------------
-
-
-def test_manual_vs_autodiff_benchmark_records():
-    import os
-    import sys
-
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    from benchmarks import bench_manual_vs_autodiff as bench
-    from benchmarks import common
-
-    records = bench.run(True, config=bench.SMOKE, progress=False)
-    assert [r["name"] for r in records] == ["manual", "autodiff"]
-    for r in records:
-        assert common.validate_record(r) == [], r
-        assert r["baseline"] == "autodiff" and r["repeats"] >= 20
-        assert r["workload"]["sizes"] == [8, 16, 16, 4] and r["workload"]["batch"] == 8
-        assert r["grad_max_rel_err"] <= 1e-4  # the contenders were checked to agree first
-    assert records[1]["ratio"] == 1.0
-    # Same starting point, same steps: the last losses of the two chains agree.
-    np.testing.assert_allclose(records[0]["last_loss"], records[1]["last_loss"], rtol=1e-4)
-
-
-def test_benchmark_refuses_to_time_different_gradients(monkeypatch):
-    import os
-    import sys
-
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    from benchmarks import bench_manual_vs_autodiff as bench
-    from benchmarks import common
-
-    real = bench.make_value_and_grad
-
-    def wrong(model, grad):
-        f = real(model, grad)
-        if grad == "manual":
-            return lambda p, x, y: (
-                f(p, x, y)[0],
-                jax.tree_util.tree_map(lambda g: 2 * g, f(p, x, y)[1]),
-            )
-        return f
-
-    monkeypatch.setattr(bench, "make_value_and_grad", wrong)
-    with pytest.raises(common.WorkMismatchError, match="gradients differ"):
-        bench.run(True, config=bench.SMOKE, progress=False)
-
-
 def test_penalty_coefficients_may_be_traced():
     # A grid over lambda under vmap: each traced l2 gives the gradient of its own objective.
     net = F.mlp([3, 4, 2], "tanh")

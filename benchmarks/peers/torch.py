@@ -1,0 +1,132 @@
+"""PyTorch: ``nn.Sequential(Linear, ReLU, ...)``, ``F.cross_entropy``, ``optim.Adam``, run
+eagerly (``torch_eager``) and under ``torch.compile`` (``torch_compile``: the full suite only,
+inductor's compile takes minutes on a small CPU).
+
+Each timed call is one step on the batch, converted once to a tensor on the device the JAX
+arrays live on (a CUDA GPU when JAX runs on one), blocked on with a CUDA synchronize there.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from benchmarks.peers.contender import Contender, Unavailable, require
+from benchmarks.timing import time_first_call
+from benchmarks.workloads import ADAM_EPS
+
+PACKAGES = ("torch",)
+
+
+def torch_device():
+    """CUDA where JAX computes on a GPU and PyTorch sees one, else the CPU."""
+    import torch
+
+    if jax.devices()[0].platform == "gpu" and torch.cuda.is_available():
+        return torch.device("cuda")
+    return torch.device("cpu")
+
+
+def torch_parts(sizes, init, x, y, dtype, lr):
+    """``(torch, net, opt, tx, ty, params, blocker)``: the network from ``init``, Adam, the
+    batch as tensors, funcnn-layout params, and a blocker for the device."""
+    torch = require("torch", "torch")
+    if dtype not in ("float32", "bfloat16"):
+        raise Unavailable(f"dtype {dtype}")
+    tdtype = {"float32": torch.float32, "bfloat16": torch.bfloat16}[dtype]
+    device = torch_device()
+    layers: list = []
+    for j, p in enumerate(init):
+        lin = torch.nn.Linear(p["w"].shape[0], p["w"].shape[1])
+        with torch.no_grad():  # torch stores weight as (n_out, n_in)
+            lin.weight.copy_(torch.from_numpy(np.array(p["w"].T, np.float32)))
+            lin.bias.copy_(torch.from_numpy(np.array(p["b"], np.float32)))
+        layers.append(lin)
+        if j < len(init) - 1:
+            layers.append(torch.nn.ReLU())
+    net = torch.nn.Sequential(*layers).to(device=device, dtype=tdtype)
+    opt = torch.optim.Adam(net.parameters(), lr=lr, betas=(0.9, 0.999), eps=ADAM_EPS)
+    tx = torch.from_numpy(np.array(x.astype(jnp.float32))).to(device=device, dtype=tdtype)
+    ty = torch.from_numpy(np.asarray(y).astype(np.int64)).to(device)
+    linears = [m for m in net if isinstance(m, torch.nn.Linear)]
+
+    def params():
+        return [{"w": m.weight.detach().T, "b": m.bias.detach()} for m in linears]
+
+    def blocker(out):
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        return out
+
+    return torch, net, opt, tx, ty, params, blocker
+
+
+def torch_step(torch, net, opt, tx, ty, opt_step=None):
+    """``(call, state)``: one training step per ``call()``, its loss kept in
+    ``state["loss"]``; ``net`` and ``opt_step`` (default ``opt.step``) may be
+    ``torch.compile``-d."""
+    F = torch.nn.functional
+    opt_step = opt_step or opt.step
+    state = {"loss": None}
+
+    def call():
+        opt.zero_grad(set_to_none=True)
+        loss = F.cross_entropy(net(tx), ty)
+        loss.backward()
+        opt_step()
+        state["loss"] = loss.detach()
+        return state["loss"]
+
+    return call, state
+
+
+def build_torch_eager(sizes, init, x, y, dtype, lr) -> Contender:
+    torch, net, opt, tx, ty, params, blocker = torch_parts(sizes, init, x, y, dtype, lr)
+    call, state = torch_step(torch, net, opt, tx, ty)
+    return Contender(
+        "torch_eager",
+        call,
+        lambda: state["loss"],
+        params,
+        None,
+        "none (eager)",
+        f"nn.Sequential(Linear, ReLU, ...), F.cross_entropy, optim.Adam; {torch.get_num_threads()} threads",
+        blocker,
+        runtime="torch",
+    )
+
+
+def build_torch_compile(sizes, init, x, y, dtype, lr) -> Contender:
+    def make():
+        torch, net, opt, tx, ty, params, blocker = torch_parts(sizes, init, x, y, dtype, lr)
+
+        @torch.compile
+        def opt_step():
+            opt.step()
+
+        call, state = torch_step(torch, torch.compile(net), opt, tx, ty, opt_step)
+        return call, state, params, blocker
+
+    # torch.compile compiles during a first call, which also takes a step: time it on a
+    # throwaway copy, so the measured instance starts from the shared initial weights.
+    warm_call, _, _, warm_block = make()
+    try:
+        compile_s = time_first_call(warm_call, warm_block)
+    except Exception as e:  # inductor needs a working C++ toolchain; say why it did not run
+        raise Unavailable(f"torch.compile failed here: {type(e).__name__}: {e}"[:300]) from None
+    call, state, params, blocker = make()
+    return Contender(
+        "torch_compile",
+        call,
+        lambda: state["loss"],
+        params,
+        compile_s,
+        "first call of a separate instance (dynamo + inductor compile + one step)",
+        "torch.compile(model) and torch.compile(optimizer.step), inductor backend",
+        blocker,
+        runtime="torch",
+    )
+
+
+CONTENDERS = {"torch_eager": build_torch_eager, "torch_compile": build_torch_compile}

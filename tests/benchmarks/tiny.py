@@ -1,0 +1,31 @@
+"""Sizes and checks the benchmark tests share (the numbers of tiny runs mean nothing)."""
+
+import json
+import os
+
+from benchmarks.records import validate_record
+from benchmarks.timing import MIN_REPEATS
+
+SIZES, BATCH, LR = (8, 16, 16, 4), 8, 1e-3
+ROOFLINE = 1e9  # a stand-in FLOP/s so step/scaling do not measure their own on tiny sizes
+COMMITTED = os.path.join(
+    os.path.dirname(__file__), "..", "..", "benchmarks", "results", "2026-11-23-cpu-quick"
+)
+"""A committed run: the code must go on reading its results.json and redrawing its report."""
+
+TIGHT = {"rtol": 1e-6, "atol": 1e-6}
+"""The agreement of two implementations of the same float32 step on the tiny workload: a few
+ulps (float32's is 1.2e-7 relative) where they sum in another order, and 1/1000 of a
+learning rate where Adam divides a rounding-level gradient by its own size (the first Adam
+step moves every parameter by about lr whatever the gradient). The benchmarks' own check
+(benchmarks.same_work.SAME_WORK_TOL, with outliers) is looser: it is for large nets."""
+
+
+def assert_valid(records, bench):
+    """Every record has the schema, belongs to ``bench`` and is JSON."""
+    assert records, f"{bench} returned no records"
+    for r in records:
+        assert validate_record(r) == [], r
+        assert r["bench"] == bench
+        assert r["repeats"] >= MIN_REPEATS
+        json.dumps(r, allow_nan=False)

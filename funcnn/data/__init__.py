@@ -42,11 +42,14 @@ Where each part lives (every name below is re-exported here):
 * ``mnist1d``: generating MNIST-1D, its atomic cache file and reading it back (a damaged file
   is reported and regenerated);
 * ``sklearn_sets``: scikit-learn's bundled sets;
-* ``registry``: :data:`DATASETS` and :func:`load`, every set by name.
+* ``registry``: :data:`DATASETS` and :func:`load`, every set by name;
+* ``augment``: :class:`Augment`, on-device random shifts, scales, shears and noise of
+  sequences, as MNIST-1D's generator makes them.
 
 Argument checks (keys, fractions, batch sizes, static arguments) live in ``funcnn.checks``.
 """
 
+from funcnn.data.augment import Augment
 from funcnn.data.batches import epoch_batches, iterate_batches, permutation, permutation_rounds
 from funcnn.data.dataset import Dataset
 from funcnn.data.mnist1d import (
@@ -83,6 +86,7 @@ from funcnn.ops import one_hot
 _permutation_rounds = permutation_rounds
 
 __all__ = [
+    "Augment",
     "DATASETS",
     "MNIST1D_SEED",
     "SKLEARN",

@@ -383,7 +383,7 @@ def run(args) -> int:
 
     from funcnn.data import load
     from funcnn.io import write_json
-    from funcnn.train.fit import NonFiniteLossError, device_info, fit, versions
+    from funcnn.train import NonFiniteLossError, device_info, fit, versions
     from funcnn.train.io import plot_history
 
     out = args.out or os.path.join(

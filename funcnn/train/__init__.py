@@ -12,33 +12,41 @@ Ten lines to train an MLP on MNIST-1D::
     result = fit(net, data, optimizer="adamw", lr=7e-3, weight_decay=0.05,
                  schedule="cosine", epochs=50)
     print(result.final["test_accuracy"])
+
+Modules, each importing only those above it: ``state`` (the training state and its keys),
+``optim`` (optimizers and schedules), ``sharding`` (device meshes), ``step`` (compiled
+steps, epochs, evaluation), ``config`` (:class:`RunConfig`), ``inputs`` (data made ready
+for a model), ``checkpoint``, ``loop`` (the epoch loop), ``fit``, ``seeds`` (``fit_seeds``),
+``io`` (learning curves).
 """
 
+from funcnn.io import device_info, versions
 from funcnn.train.checkpoint import Checkpointer
-from funcnn.train.fit import (
-    FitResult,
-    NonFiniteLossError,
-    device_info,
-    fit,
-    infer_loss,
-    prepare_targets,
-    versions,
+from funcnn.train.config import GRID_NAMES, RESUME_FREE, RunConfig
+from funcnn.train.fit import FitResult, fit, fit_sharded
+from funcnn.train.inputs import infer_loss, prepare_targets
+from funcnn.train.loop import NonFiniteLossError
+from funcnn.train.optim import (
+    OPTIMIZERS,
+    SCHEDULES,
+    build_optimizer,
+    make_optimizer,
+    make_schedule,
 )
-from funcnn.train.optim import OPTIMIZERS, SCHEDULES, make_optimizer, make_schedule
 from funcnn.train.seeds import (
-    GRID_NAMES,
     SeedsResult,
     fit_seeds,
     init_states,
     make_vmapped_epoch,
     stack_runs,
 )
-from funcnn.train.sharding import fit_sharded, make_mesh
+from funcnn.train.sharding import make_mesh
 from funcnn.train.state import TrainState, dropout_key, init_state, shuffle_key
 from funcnn.train.step import (
     evaluate,
     make_epoch,
     make_epoch_fn,
+    make_eval,
     make_eval_fn,
     make_objective,
     make_step_fn,
@@ -52,9 +60,12 @@ __all__ = [
     "GRID_NAMES",
     "NonFiniteLossError",
     "OPTIMIZERS",
+    "RESUME_FREE",
+    "RunConfig",
     "SCHEDULES",
     "SeedsResult",
     "TrainState",
+    "build_optimizer",
     "device_info",
     "dropout_key",
     "evaluate",
@@ -66,6 +77,7 @@ __all__ = [
     "init_states",
     "make_epoch",
     "make_epoch_fn",
+    "make_eval",
     "make_eval_fn",
     "make_mesh",
     "make_objective",

@@ -23,6 +23,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from funcnn.train.config import resume_conflicts
+
 
 def _is_key(x) -> bool:
     return isinstance(x, jax.Array) and jnp.issubdtype(x.dtype, jax.dtypes.prng_key)
@@ -121,6 +123,12 @@ class Checkpointer:
         state = _from_saved(list(restored.state["leaves"]), like)
         return state, dict(restored.meta)
 
+    def meta(self, epoch: int) -> dict[str, Any]:
+        """The JSON saved with the checkpoint of ``epoch``, without reading its arrays."""
+        ocp = self._ocp
+        args = ocp.args.Composite(meta=ocp.args.JsonRestore())
+        return dict(self._manager.restore(int(epoch), args=args).meta)
+
     def close(self) -> None:
         self._manager.close()
 
@@ -129,3 +137,47 @@ class Checkpointer:
 
     def __exit__(self, *exc):
         self.close()
+
+
+# --- a run's checkpoints ------------------------------------------------------------------
+
+
+def save_run(checkpointer: Checkpointer, epoch: int, state, history: dict, record: dict) -> None:
+    """Checkpoint a run after ``epoch``: its state, its history so far and its configuration
+    ``record`` (:attr:`funcnn.train.inputs.Prepared.record`)."""
+    checkpointer.save(epoch, state, {"history": history, "config": record})
+
+
+def restore_run(checkpointer: Checkpointer | None, state, record: dict, *, resume: bool):
+    """``(state, history, epochs_done)`` to start a run from.
+
+    A fresh run (``resume`` False) starts from ``state`` and refuses a directory that holds
+    another run's checkpoints; a resumed run starts from the last complete checkpoint (or
+    from ``state`` if there is none), whose saved configuration must equal ``record`` but
+    for the settings of :data:`funcnn.train.config.RESUME_FREE`.
+    """
+    if checkpointer is None:
+        if resume:
+            raise ValueError("resume=True needs checkpoint_dir=.")
+        return state, {}, 0
+    if not resume:
+        existing = checkpointer.all_epochs()
+        if existing:
+            raise ValueError(
+                f"checkpoint_dir {checkpointer.directory} already holds checkpoints "
+                f"(epochs {existing}) of an earlier run; pass resume=True to continue it or "
+                "use an empty directory."
+            )
+        return state, {}, 0
+    epoch = checkpointer.latest_epoch()
+    if epoch is None:
+        return state, {}, 0
+    conflicts = resume_conflicts(checkpointer.meta(epoch).get("config", {}), record)
+    if conflicts:
+        raise ValueError(
+            f"cannot resume from {checkpointer.directory}: its run used a different "
+            f"configuration ({'; '.join(conflicts)}). Use a new checkpoint directory or the "
+            "same settings."
+        )
+    state, meta = checkpointer.restore(state, epoch)
+    return state, meta["history"], int(epoch)

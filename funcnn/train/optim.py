@@ -26,10 +26,12 @@ from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from funcnn import checks
 from funcnn.losses import weights_only
+from funcnn.train.state import check_nonnegative_int
 
 Schedule = Callable[[jax.Array], jax.Array]
 
@@ -69,7 +71,8 @@ def _is_number(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
-def _check_lr(lr, name: str = "lr"):
+def check_lr(lr, name: str = "lr"):
+    """A learning rate: a positive finite number, a (traced) array, or a schedule."""
     if callable(lr):
         return
     if isinstance(lr, bool) or not (_is_number(lr) or isinstance(lr, jax.Array)):
@@ -122,13 +125,12 @@ def make_schedule(
         >>> make_schedule("cosine", 0.1, total_steps=100)(50)   # 0.05
     """
     checks.check_choice(name, SCHEDULES, "schedule")
-    _check_lr(lr)
+    check_lr(lr)
     if callable(lr):
         raise TypeError("make_schedule: lr must be a number, not a schedule.")
     if total_steps is not None:
         total_steps = checks.check_positive_int(total_steps, "total_steps")
-    if isinstance(warmup_steps, bool) or not isinstance(warmup_steps, int) or warmup_steps < 0:
-        raise ValueError(f"warmup_steps must be a non-negative integer; got {warmup_steps!r}.")
+    check_nonnegative_int(warmup_steps, "warmup_steps")
     if transition_steps is not None:
         transition_steps = checks.check_positive_int(transition_steps, "transition_steps")
     if not (_is_number(decay_rate) and 0 < decay_rate):
@@ -254,7 +256,7 @@ def make_optimizer(
     name = checks.check_choice(name_or_transform, OPTIMIZERS, "optimizer")
     if learning_rate is None:
         raise ValueError(f'optimizer "{name}" needs a learning_rate (a number or a schedule).')
-    _check_lr(learning_rate, "learning_rate")
+    check_lr(learning_rate, "learning_rate")
     parts = [*front, _direction(name, momentum, options)]
     if not checks.is_static_zero(weight_decay):
         parts.append(optax.add_decayed_weights(weight_decay, mask=weight_mask))
@@ -262,8 +264,50 @@ def make_optimizer(
     return optax.chain(*parts)
 
 
+# Schedules whose shape depends on the length of the run.
+SCHEDULES_WITH_TOTAL = ("cosine", "warmup_cosine", "exponential")
+
+
+def build_optimizer(
+    optimizer="adam",
+    *,
+    lr=1e-3,
+    schedule: str = "constant",
+    total_steps: int | None = None,
+    warmup_steps: int = 0,
+    weight_decay=0.0,
+    clip_norm=None,
+    momentum=0.9,
+) -> tuple[optax.GradientTransformation, Schedule | None]:
+    """``(optimizer, schedule)`` of a run: :func:`make_schedule` then :func:`make_optimizer`.
+
+    The one place where a run's settings become its optax chain, for ``fit`` and for every
+    run of ``fit_seeds``. ``lr``, ``weight_decay`` and ``momentum`` may be traced scalars
+    (``fit_seeds`` varies one of them under ``jax.vmap``). ``total_steps`` is used only by
+    the schedules of :data:`SCHEDULES_WITH_TOTAL` (pass None for the others, so runs that
+    differ only in length share one optimizer). An ``optax.GradientTransformation`` is used
+    as is (behind ``clip_norm``), and the schedule is then None.
+    """
+    if isinstance(optimizer, optax.GradientTransformation):
+        return make_optimizer(optimizer, clip_norm=clip_norm), None
+    sched = make_schedule(schedule, lr, total_steps=total_steps, warmup_steps=warmup_steps)
+    opt = make_optimizer(
+        optimizer, sched, weight_decay=weight_decay, clip_norm=clip_norm, momentum=momentum
+    )
+    return opt, sched
+
+
 def learning_rate_at(schedule_or_lr, step) -> float:
     """The learning rate in force at update ``step`` (a number or a schedule)."""
     if callable(schedule_or_lr):
         return float(schedule_or_lr(step))
     return float(schedule_or_lr)
+
+
+def epoch_end_lrs(schedule, epochs: int, n_batches: int):
+    """The learning rate after each epoch's last update, ``(epochs,)``, in one compiled call
+    (None without a schedule)."""
+    if schedule is None:
+        return None
+    last_steps = np.arange(1, epochs + 1) * n_batches - 1
+    return np.broadcast_to(np.asarray(jax.jit(schedule)(last_steps)), last_steps.shape)

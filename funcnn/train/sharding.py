@@ -69,14 +69,3 @@ def check_batch_divisible(batch_size: int, mesh: Mesh) -> None:
 def replicate(tree, mesh: Mesh):
     """Place every leaf of ``tree`` on all devices of ``mesh``."""
     return jax.device_put(tree, replicated(mesh))
-
-
-def fit_sharded(model, dataset, *, devices=None, **fit_kwargs):
-    """:func:`funcnn.train.fit` with every batch split over ``devices`` (default: all).
-
-    Same arguments and result as ``fit``; ``batch_size`` must be divisible by the number of
-    devices.
-    """
-    from funcnn.train.fit import fit
-
-    return fit(model, dataset, mesh=make_mesh(devices), **fit_kwargs)

@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 # Independent streams derived from a run's root key.
@@ -37,11 +38,17 @@ class TrainState(NamedTuple):
     key: jax.Array
 
 
+def check_nonnegative_int(value, name: str) -> int:
+    """``value`` as an int if it is an integer ``>= 0`` (a seed, a step count), else a
+    ``ValueError`` naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise ValueError(f"{name} must be a non-negative integer; got {value!r}.")
+    return int(value)
+
+
 def seed_key(seed) -> jax.Array:
     """``jax.random.key(seed)`` with a check that ``seed`` is a non-negative integer."""
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer; got {seed!r}.")
-    return jax.random.key(seed)
+    return jax.random.key(check_nonnegative_int(seed, "seed"))
 
 
 @functools.lru_cache(maxsize=64)

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -28,13 +30,21 @@ import optax
 from funcnn import checks
 from funcnn.data import epoch_batches, permutation  # noqa: F401  (permutation: re-exported)
 from funcnn.losses import LOSSES, l1_penalty, l2_penalty
-from funcnn.train.state import TrainState, data_shuffle_key, dropout_key, shuffle_key
+from funcnn.train.sharding import batch_sharding, replicated
+from funcnn.train.state import (
+    TrainState,
+    check_nonnegative_int,
+    data_shuffle_key,
+    dropout_key,
+    shuffle_key,
+)
 
 GRADS = ("autodiff", "manual")
 CLASSIFICATION_LOSSES = ("softmax_cross_entropy", "binary_cross_entropy")
 
 
-def _check_loss(loss, grad: str = "autodiff") -> None:
+def check_loss(loss, grad: str = "autodiff") -> None:
+    """``loss`` is a name of ``funcnn.losses.LOSSES`` or, for autodiff only, a callable."""
     if callable(loss) and not isinstance(loss, str):
         if grad == "manual":
             raise ValueError(
@@ -45,12 +55,9 @@ def _check_loss(loss, grad: str = "autodiff") -> None:
     checks.check_choice(loss, LOSSES, "loss")
 
 
-def _check_grad(grad) -> None:
+def check_grad(grad) -> None:
+    """``grad`` is "autodiff" or "manual"."""
     checks.check_choice(grad, GRADS, "grad")
-
-
-def _check_penalty(v, name: str) -> None:
-    checks.check_nonnegative(v, name)
 
 
 def make_objective(model, loss, *, l2=0.0, l1=0.0) -> Callable:
@@ -58,7 +65,7 @@ def make_objective(model, loss, *, l2=0.0, l1=0.0) -> Callable:
 
     Dropout is on (train mode) iff ``key`` is not None, as in ``funcnn.backprop``.
     """
-    _check_loss(loss)
+    check_loss(loss)
     loss_fn = LOSSES[loss] if isinstance(loss, str) else loss
 
     def objective(params, x, y, key=None):
@@ -80,10 +87,10 @@ def make_value_and_grad(model, loss, *, grad: str = "autodiff", l2=0.0, l1=0.0) 
     ``grad="manual"`` uses ``funcnn.backprop.value_and_grad`` (the delta recursion written
     by hand), which computes the same objective and gradient.
     """
-    _check_grad(grad)
-    _check_loss(loss, grad)
-    _check_penalty(l2, "l2")
-    _check_penalty(l1, "l1")
+    check_grad(grad)
+    check_loss(loss, grad)
+    checks.check_nonnegative(l2, "l2")
+    checks.check_nonnegative(l1, "l1")
     if grad == "autodiff":
         return jax.value_and_grad(make_objective(model, loss, l2=l2, l1=l1))
     from funcnn import backprop
@@ -110,11 +117,11 @@ def make_step_fn(
     uses the key :func:`funcnn.train.state.dropout_key` ``(state.key, state.step)``.
     """
     value_and_grad = make_value_and_grad(model, loss, grad=grad, l2=l2, l1=l1)
-    uses_dropout = bool(getattr(model, "uses_dropout", False))
+    stochastic = bool(model.stochastic)
 
     def step(state: TrainState, batch) -> tuple[TrainState, dict]:
         x, y = batch
-        key = dropout_key(state.key, state.step) if uses_dropout else None
+        key = dropout_key(state.key, state.step) if stochastic else None
         j, grads = value_and_grad(state.params, x, y, key)
         updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
@@ -208,7 +215,7 @@ def make_epoch_fn(
     (:func:`batches_for`) and ``epoch.run(state, xb, yb) -> (state, metrics)`` (the scan).
     """
     batch_size = checks.check_positive_int(batch_size, "batch_size")
-    _check_data_seed(data_seed)
+    check_data_seed(data_seed)
     step = make_step_fn(model, loss, optimizer, grad=grad, l2=l2, l1=l1)
 
     def batches(state: TrainState, x, y):
@@ -228,11 +235,10 @@ def make_epoch_fn(
     return epoch
 
 
-def _check_data_seed(data_seed) -> None:
-    if data_seed is not None and (
-        isinstance(data_seed, bool) or not isinstance(data_seed, int) or data_seed < 0
-    ):
-        raise ValueError(f"data_seed must be None or a non-negative integer; got {data_seed!r}.")
+def check_data_seed(data_seed) -> None:
+    """``data_seed`` is None or a non-negative integer."""
+    if data_seed is not None:
+        check_nonnegative_int(data_seed, "data_seed")
 
 
 @functools.lru_cache(maxsize=128)
@@ -263,8 +269,6 @@ def make_epoch(
     kw = dict(batch_size=batch_size, grad=grad, l2=l2, l1=l1, data_seed=data_seed)
     if mesh is None:
         return _counted_jit(make_epoch_fn(model, loss, optimizer, **kw), donate_argnums=0)
-    from funcnn.train.sharding import batch_sharding, replicated
-
     fn = make_epoch_fn(
         model, loss, optimizer, batch_sharding=batch_sharding(mesh, stacked=True), **kw
     )
@@ -281,7 +285,7 @@ def _loss_name(loss) -> str | None:
 
 def make_eval_fn(model, loss) -> Callable:
     """The pure ``(params, x, y) -> {"loss": (), "accuracy": ()}`` of :func:`evaluate`."""
-    _check_loss(loss)
+    check_loss(loss)
     loss_fn = LOSSES[loss] if isinstance(loss, str) else loss
     name = _loss_name(loss)
 
@@ -300,7 +304,8 @@ def make_eval_fn(model, loss) -> Callable:
 
 
 @functools.lru_cache(maxsize=128)
-def _jitted_eval(model, loss):
+def make_eval(model, loss):
+    """:func:`make_eval_fn` jitted, one compiled function per ``(model, loss)`` (cached)."""
     return jax.jit(make_eval_fn(model, loss))
 
 
@@ -320,6 +325,44 @@ def evaluate(model, params, x, y, loss) -> dict[str, jax.Array]:
         ``{"loss": ()}`` plus ``"accuracy": ()`` for "softmax_cross_entropy" (argmax of the
         logits) and "binary_cross_entropy" (logit > 0), as device scalars.
     """
-    _check_loss(loss)
+    check_loss(loss)
     checks.check_same_batch(x, y, "x", "y")
-    return _jitted_eval(model, loss)(params, x, y)
+    return make_eval(model, loss)(params, x, y)
+
+
+# --- compiling ahead ----------------------------------------------------------------------
+
+
+class Pending(NamedTuple):
+    """Compilations running in background threads; ``result()`` waits for them (and
+    re-raises a compilation error)."""
+
+    futures: list
+
+    def result(self) -> None:
+        for f in self.futures:
+            f.result()
+
+
+def precompile(epoch_fn, eval_fn, state_shapes, splits: dict, *epoch_args) -> Pending:
+    """Compile a run's epoch and its evaluation of every split in background threads.
+
+    ``epoch_fn(state, *epoch_args, x, y)`` is lowered for ``state_shapes`` (from
+    ``jax.eval_shape``) and the training split, ``eval_fn(params, x, y)`` for each split:
+    ``jitted.lower(*args).compile()`` fills the jit's cache, so the first real call only
+    traces. XLA compiles with the GIL released, so the epoch (the largest program) and the
+    evaluations (in a second thread) overlap with each other and with the eager work of the
+    main thread (drawing the initial params, opening the checkpoint directory).
+    """
+    jobs = [(epoch_fn, (state_shapes, *epoch_args, *splits["train"]))]
+    jobs += [(eval_fn, (state_shapes.params, *xy)) for xy in splits.values()]
+
+    def work(part):
+        for jitted, args in part:
+            jitted.lower(*args).compile()
+
+    parts = [p for p in (jobs[:1], jobs[1:]) if p]
+    executor = ThreadPoolExecutor(max_workers=len(parts), thread_name_prefix="funcnn-compile")
+    futures = [executor.submit(work, p) for p in parts]
+    executor.shutdown(wait=False)
+    return Pending(futures)

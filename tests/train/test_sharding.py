@@ -16,8 +16,7 @@ CHILD = textwrap.dedent(
     import jax, jax.numpy as jnp, numpy as np
     import funcnn
     from funcnn.data import Dataset
-    from funcnn.train import fit, fit_sharded, make_mesh, make_epoch, init_state
-    from funcnn.train.fit import build_optimizer
+    from funcnn.train import build_optimizer, fit, fit_sharded, make_mesh, make_epoch, init_state
 
     assert jax.device_count() == 8, jax.devices()
     rng = np.random.default_rng(0)
@@ -34,13 +33,14 @@ CHILD = textwrap.dedent(
            "loss_one": one.history["loss"], "loss_eight": eight.history["loss"],
            "acc_one": one.history["test_accuracy"], "acc_eight": eight.history["test_accuracy"]}
 
+    out["devices"] = [one.config["devices"], eight.config["devices"]]
     # The params come back replicated on all 8 devices ...
     w = eight.state.params[0]["w"]
     out["n_devices_w"] = len(w.sharding.device_set)
     out["w_replicated"] = bool(w.sharding.is_fully_replicated)
     # ... and the compiled epoch really splits the batch: it sums gradients across devices.
     mesh = make_mesh(8)
-    opt, _ = build_optimizer("adam", 0.01, "constant", 12, 0, 0.0, None, 0.9)
+    opt, _ = build_optimizer("adam", lr=0.01)
     epoch = make_epoch(net, "softmax_cross_entropy", opt, batch_size=16, mesh=mesh)
     st = init_state(net, opt, jax.random.key(1))
     hlo = epoch.lower(st, jnp.asarray(data.x_train), jnp.asarray(data.y_train)).compile().as_text()
@@ -67,6 +67,7 @@ def test_sharded_training_equals_single_device(tmp_path):
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out["all_reduce"]
     assert out["n_devices_w"] == 8 and out["w_replicated"]
+    assert out["devices"] == [1, 8]  # recorded in the run's configuration
     # Same result up to the order of the additions in the cross-device gradient sum.
     assert out["max_abs_diff"] < 1e-5, out
     assert max(abs(a - b) for a, b in zip(out["loss_one"], out["loss_eight"])) < 1e-5

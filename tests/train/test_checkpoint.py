@@ -162,3 +162,39 @@ def test_checkpointer_round_trip_and_mismatch(tmp_path):
     with Checkpointer(tmp_path / "c") as c:
         with pytest.raises(ValueError, match="written by a different model or optimizer"):
             c.restore(other)
+
+
+def test_a_stopped_run_resumes_bitwise_in_process(tmp_path):
+    import chex
+
+    from funcnn.train import fit
+    from tests.train.tiny import DATA, NET, TINY
+
+    straight = fit(NET, DATA, **TINY)
+    stopped = fit(NET, DATA, **TINY, checkpoint_dir=tmp_path, callback=lambda e, s, h: e == 2)
+    assert stopped.history["epoch"] == [1, 2]
+    resumed = fit(NET, DATA, **{**TINY, "progress": True}, checkpoint_dir=tmp_path, resume=True)
+    chex.assert_trees_all_equal(resumed.params, straight.params)
+    chex.assert_trees_all_equal(resumed.state.opt_state, straight.state.opt_state)
+    for k in ("loss", "grad_norm", "lr", "train_loss", "test_accuracy"):
+        assert resumed.history[k] == straight.history[k], k
+    again = fit(NET, DATA, **TINY, checkpoint_dir=tmp_path, resume=True)  # already complete
+    chex.assert_trees_all_equal(again.params, straight.params)
+    assert again.history["epoch"] == [1, 2, 3]
+
+
+def test_checkpoint_dir_of_another_run_is_not_overwritten(tmp_path):
+    import funcnn
+    from funcnn.train import fit
+    from tests.train.tiny import DATA, NET, TINY
+
+    fit(NET, DATA, **{**TINY, "epochs": 1}, checkpoint_dir=tmp_path)
+    with pytest.raises(
+        ValueError, match=r"already holds checkpoints \(epochs \[1\]\) of an earlier"
+    ):
+        fit(NET, DATA, **{**TINY, "epochs": 1}, checkpoint_dir=tmp_path)
+    with pytest.raises(ValueError, match=r"different configuration \(lr: saved 0.05, now 0.1\)"):
+        fit(NET, DATA, **{**TINY, "epochs": 1, "lr": 0.1}, checkpoint_dir=tmp_path, resume=True)
+    wider = funcnn.mlp([4, 16, 3], "tanh", dropout=0.25)
+    with pytest.raises(ValueError, match=r"\(epochs: saved 1, now 2; model: saved \{"):
+        fit(wider, DATA, **{**TINY, "epochs": 2}, checkpoint_dir=tmp_path, resume=True)

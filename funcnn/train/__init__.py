@@ -1,5 +1,6 @@
 """Training engine: optax optimizers and schedules, compiled steps, on-device epochs,
-many seeds at once, data parallelism over devices, and orbax checkpoints.
+many seeds at once, data parallelism over devices, orbax checkpoints, and the
+``train_and_evaluate`` of the ``funcnn train`` command.
 
 Ten lines to train an MLP on MNIST-1D::
 
@@ -17,7 +18,8 @@ Modules, each importing only those above it: ``state`` (the training state and i
 ``optim`` (optimizers and schedules), ``sharding`` (device meshes), ``step`` (compiled
 steps, epochs, evaluation), ``config`` (:class:`RunConfig`), ``inputs`` (data made ready
 for a model), ``checkpoint``, ``loop`` (the epoch loop), ``fit``, ``seeds`` (``fit_seeds``),
-``io`` (learning curves).
+``io`` (learning curves), ``registry`` (models by name and their recipes), ``job``
+(``train_and_evaluate``).
 """
 
 from funcnn.io import device_info, versions
@@ -25,6 +27,7 @@ from funcnn.train.checkpoint import Checkpointer
 from funcnn.train.config import GRID_NAMES, RESUME_FREE, RunConfig
 from funcnn.train.fit import FitResult, fit, fit_sharded
 from funcnn.train.inputs import infer_loss, prepare_targets
+from funcnn.train.job import JobConfig, JobResult, train_and_evaluate
 from funcnn.train.loop import NonFiniteLossError
 from funcnn.train.optim import (
     OPTIMIZERS,
@@ -33,6 +36,7 @@ from funcnn.train.optim import (
     make_optimizer,
     make_schedule,
 )
+from funcnn.train.registry import MODELS, RECIPES, ModelEntry, Recipe, build_model
 from funcnn.train.seeds import (
     SeedsResult,
     fit_seeds,
@@ -58,13 +62,20 @@ __all__ = [
     "Checkpointer",
     "FitResult",
     "GRID_NAMES",
+    "JobConfig",
+    "JobResult",
+    "MODELS",
+    "ModelEntry",
     "NonFiniteLossError",
     "OPTIMIZERS",
+    "RECIPES",
     "RESUME_FREE",
+    "Recipe",
     "RunConfig",
     "SCHEDULES",
     "SeedsResult",
     "TrainState",
+    "build_model",
     "build_optimizer",
     "device_info",
     "dropout_key",
@@ -90,5 +101,6 @@ __all__ = [
     "prepare_targets",
     "shuffle_key",
     "stack_runs",
+    "train_and_evaluate",
     "versions",
 ]

@@ -27,7 +27,6 @@ from funcnn.train.optim import (
     build_optimizer,
     check_lr,
 )
-from funcnn.train.state import check_nonnegative_int
 from funcnn.train.step import check_data_seed, check_grad, check_loss
 
 # Hyperparameters a fit_seeds grid may vary (each enters the program as a traced scalar).
@@ -135,7 +134,7 @@ class RunConfig:
             )
         check_lr(self.lr)
         checks.check_choice(self.schedule, SCHEDULES, "schedule")
-        check_nonnegative_int(self.warmup_steps, "warmup_steps")
+        checks.check_nonnegative_int(self.warmup_steps, "warmup_steps")
         self._set("epochs", checks.check_positive_int(self.epochs, "epochs"))
         self._set("batch_size", checks.check_positive_int(self.batch_size, "batch_size"))
         for name in ("weight_decay", "l2", "l1", "momentum"):
@@ -150,7 +149,7 @@ class RunConfig:
         self._set("dtype", dtype.name)
 
     def _check_runs(self) -> None:
-        check_nonnegative_int(self.seed, "seed")
+        checks.check_nonnegative_int(self.seed, "seed")
         check_data_seed(self.data_seed)
         if self.seeds is not None:
             self._set("seeds", check_seeds(self.seeds))
@@ -245,7 +244,7 @@ def check_seeds(seeds) -> tuple[int, ...]:
         raise TypeError(f"seeds must be a sequence of integers; got {seeds!r}.") from None
     if not seeds:
         raise ValueError("seeds must not be empty.")
-    return tuple(check_nonnegative_int(s, "seed") for s in seeds)
+    return tuple(checks.check_nonnegative_int(s, "seed") for s in seeds)
 
 
 def check_grid(grid, optimizer="adam") -> tuple[str, tuple[float, ...]]:

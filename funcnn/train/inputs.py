@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 import jax.numpy as jnp
 import numpy as np
 
+from funcnn import checks
 from funcnn.train.config import RunConfig
 
 
@@ -163,11 +164,7 @@ def prepare(model, data, config: RunConfig, *, devices: int = 1) -> Prepared:
         config = config.replace(loss=infer_loss(model, getattr(data, "n_classes", None)))
     splits = make_splits(data, model, config.loss, config.dtype)
     n_train = int(splits["train"][0].shape[0])
-    if config.batch_size > n_train:
-        raise ValueError(
-            f"batch_size ({config.batch_size}) must be at most the training set size "
-            f"({n_train}); batch_size={n_train} is full-batch gradient descent."
-        )
+    checks.check_batch_size(config.batch_size, n_train)  # n_train: full-batch GD
     if config.early_stopping_patience is not None and "val" not in splits:
         raise ValueError(
             "early_stopping_patience needs a validation set: load the dataset with "

@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
+from funcnn import checks
 from funcnn.io import provenance, to_jsonable, write_json
 from funcnn.train.config import RunConfig
 from funcnn.train.fit import FitResult, fit
@@ -30,7 +31,6 @@ from funcnn.train.loop import NonFiniteLossError
 from funcnn.train.registry import RECIPES, build_model, model_options
 from funcnn.train.seeds import SeedsResult, fit_seeds
 from funcnn.train.sharding import make_mesh
-from funcnn.train.state import check_nonnegative_int
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,7 +77,8 @@ class JobConfig:
                 "go to workdir/checkpoints); use JobConfig(resume=True) to resume."
             )
         object.__setattr__(self, "run", run)
-        check_nonnegative_int(self.devices, "devices")
+        checks.check_nonnegative_int(self.devices, "devices")
+        checks.check_fraction(self.val_fraction, "val_fraction")
         if self.devices != 1 and run.seeds is not None:
             raise ValueError(
                 "several seeds train on one device; use devices=1 (or train one seed)."

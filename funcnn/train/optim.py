@@ -31,7 +31,6 @@ import optax
 
 from funcnn import checks
 from funcnn.losses import weights_only
-from funcnn.train.state import check_nonnegative_int
 
 Schedule = Callable[[jax.Array], jax.Array]
 
@@ -130,7 +129,7 @@ def make_schedule(
         raise TypeError("make_schedule: lr must be a number, not a schedule.")
     if total_steps is not None:
         total_steps = checks.check_positive_int(total_steps, "total_steps")
-    check_nonnegative_int(warmup_steps, "warmup_steps")
+    checks.check_nonnegative_int(warmup_steps, "warmup_steps")
     if transition_steps is not None:
         transition_steps = checks.check_positive_int(transition_steps, "transition_steps")
     if not (_is_number(decay_rate) and 0 < decay_rate):

@@ -14,8 +14,9 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
+
+from funcnn import checks
 
 # Independent streams derived from a run's root key.
 _DROPOUT_STREAM = 0
@@ -38,17 +39,9 @@ class TrainState(NamedTuple):
     key: jax.Array
 
 
-def check_nonnegative_int(value, name: str) -> int:
-    """``value`` as an int if it is an integer ``>= 0`` (a seed, a step count), else a
-    ``ValueError`` naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-        raise ValueError(f"{name} must be a non-negative integer; got {value!r}.")
-    return int(value)
-
-
 def seed_key(seed) -> jax.Array:
     """``jax.random.key(seed)`` with a check that ``seed`` is a non-negative integer."""
-    return jax.random.key(check_nonnegative_int(seed, "seed"))
+    return jax.random.key(checks.check_nonnegative_int(seed, "seed"))
 
 
 @functools.lru_cache(maxsize=64)

@@ -33,7 +33,6 @@ from funcnn.losses import LOSSES, l1_penalty, l2_penalty
 from funcnn.train.sharding import batch_sharding, replicated
 from funcnn.train.state import (
     TrainState,
-    check_nonnegative_int,
     data_shuffle_key,
     dropout_key,
     shuffle_key,
@@ -174,7 +173,7 @@ def make_train_step(
         grad_norm: also return the gradient's global norm as a metric.
 
     Returns:
-        ``step(state: TrainState, batch: (x (B, n_in), y (B, ...))) -> (TrainState, metrics)``
+        ``step(state: TrainState, batch: (x (B, *input_shape), y (B, ...))) -> (state, metrics)``
         with ``metrics = {"loss": (), "grad_norm": ()}`` (no ``grad_norm`` if switched off).
     """
     step = make_step_fn(model, loss, optimizer, grad=grad, l2=l2, l1=l1, grad_norm=grad_norm)
@@ -190,8 +189,7 @@ def batches_for(state: TrainState, x, y, batch_size: int, data_seed: int | None 
     the run's seed. So a resumed run shuffles exactly like an uninterrupted one.
     """
     n = checks.check_same_batch(x, y, "x", "y")
-    if batch_size > n:
-        raise ValueError(f"batch_size ({batch_size}) must be at most the training set size ({n}).")
+    checks.check_batch_size(batch_size, n)
     e = state.step // (n // batch_size)
     key = shuffle_key(state.key, e) if data_seed is None else data_shuffle_key(data_seed, e)
     return epoch_batches(key, x, y, batch_size)
@@ -238,7 +236,7 @@ def make_epoch_fn(
 def check_data_seed(data_seed) -> None:
     """``data_seed`` is None or a non-negative integer."""
     if data_seed is not None:
-        check_nonnegative_int(data_seed, "data_seed")
+        checks.check_nonnegative_int(data_seed, "data_seed")
 
 
 @functools.lru_cache(maxsize=128)
@@ -256,9 +254,9 @@ def make_epoch(
 ):
     """One epoch as one compiled call: ``epoch(state, x, y) -> (state, metrics)``.
 
-    The training set ``x: (n, n_in)``, ``y: (n, ...)`` (on device) is permuted with the
-    key of epoch ``state.step // n_batches`` (:func:`batches_for`: from the run's key, or
-    from ``data_seed`` when given), cut into ``n_batches = n // batch_size`` batches and the
+    The training set ``x: (n, *model.input_shape)``, ``y: (n, ...)`` (on device) is
+    permuted with the key of epoch ``state.step // n_batches`` (:func:`batches_for`: from the
+    run's key, or from ``data_seed`` when given), cut into ``n_batches = n // batch_size`` batches and the
     step of :func:`make_train_step` runs over them with ``jax.lax.scan``. ``metrics`` holds
     one value per step: ``{"loss": (n_batches,), "grad_norm": (n_batches,)}``. The state is
     donated.
@@ -315,7 +313,7 @@ def evaluate(model, params, x, y, loss) -> dict[str, jax.Array]:
     Args:
         model: a funcnn model; evaluated without dropout.
         params: its parameters.
-        x: ``(n, n_in)`` inputs.
+        x: ``(n, *model.input_shape)`` inputs.
         y: targets as the loss takes them: int labels ``(n,)`` for
             "softmax_cross_entropy", ``(n, 1)`` floats in {0, 1} for "binary_cross_entropy",
             ``(n, n_out)`` for regression losses.

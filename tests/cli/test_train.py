@@ -153,7 +153,10 @@ def test_non_finite_loss_exits_with_its_message(tmp_path, capsys):
         (["--hidden", "8,x"], "--hidden must be comma-separated positive integers; got '8,x'"),
         (["--hidden", "none"], "model 'mlp' needs at least one hidden layer"),
         (["--dataset", "nope"], "unknown dataset 'nope'"),
-        (["--batch-size", "1000"], "batch_size (1000) must be at most the training set size (120)"),
+        (
+            ["--batch-size", "1000"],
+            "batch_size must be at most the number of examples n = 120; got 1000",
+        ),
         (
             ["--model", "logistic_regression", "--hidden", "8"],
             "does not take the options ['hidden']",

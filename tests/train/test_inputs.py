@@ -124,7 +124,9 @@ def test_fit_bad_data(data, model, exc, match):
 
 
 def test_batch_size_and_early_stopping_are_checked_against_the_data():
-    with pytest.raises(ValueError, match=r"batch_size \(49\) must be at most the training set"):
+    with pytest.raises(
+        ValueError, match=r"batch_size must be at most the number of examples n = 48; got 49"
+    ):
         fit(NET, DATA, **{**TINY, "batch_size": 49})
     with pytest.raises(ValueError, match="early_stopping_patience needs a validation set"):
         fit(NET, DATA, **TINY, early_stopping_patience=3)

@@ -24,7 +24,7 @@ from typing import Any, NamedTuple
 
 from funcnn import checks
 from funcnn.io import provenance, to_jsonable, write_json
-from funcnn.train.config import RunConfig
+from funcnn.train.config import RunConfig, run_config
 from funcnn.train.fit import FitResult, fit
 from funcnn.train.io import plot_history
 from funcnn.train.loop import NonFiniteLossError
@@ -68,7 +68,7 @@ class JobConfig:
         object.__setattr__(self, "model_options", options)
         run = self.run
         if run is None or isinstance(run, Mapping):
-            run = RunConfig(**{**RECIPES[self.model].run, **(run or {})})
+            run = run_config(None, {**RECIPES[self.model].run, **(run or {})}, "JobConfig.run")
         elif not isinstance(run, RunConfig):
             raise TypeError(f"run must be a RunConfig or a mapping; got {type(run).__name__}.")
         if run.checkpoint_dir is not None or run.resume:

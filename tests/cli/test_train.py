@@ -10,6 +10,7 @@ import pytest
 
 from funcnn.cli import build_parser, main
 from funcnn.train_cli import DEFAULTS, job_config
+from tests.train.test_registry import MNIST1D
 
 BASE = ["--dataset", "iris", "--epochs", "3", "--batch-size", "16", "--no-progress"]
 TINY = [*BASE, "--hidden", "8", "--lr", "0.01", "--schedule", "constant"]  # as tests/train/test_job
@@ -77,17 +78,7 @@ def test_defaults_of_the_mlp_recipe_by_flag_name():
         hidden="256,256",
         activation="relu",
         dropout=0.3,
-        optimizer="adamw",
-        lr=7e-3,
-        schedule="cosine",
-        warmup_steps=0,
-        weight_decay=0.05,
-        momentum=0.9,
-        l2=0.0,
-        l1=0.0,
-        clip_norm=None,
-        epochs=50,
-        batch_size=128,
+        **MNIST1D,  # the recipe's optimization settings
         seed=0,
         seeds=1,
         grad="autodiff",

@@ -123,7 +123,11 @@ def test_a_nonfinite_loss_is_recorded(tmp_path):
         ),
         (dict(run={"lr": -1.0}), ValueError, "lr must be a positive"),
         (dict(run={"epochs": 0}), ValueError, "epochs must be a positive integer; got 0"),
-        (dict(run={"lrate": 0.1}), TypeError, "unexpected keyword argument 'lrate'"),
+        (
+            dict(run={"lrate": 0.1}),
+            TypeError,
+            r"JobConfig.run got unexpected keyword arguments \['lrate'\]; valid: batch_size",
+        ),
         (dict(run=3), TypeError, "run must be a RunConfig or a mapping; got int"),
         (dict(run=RunConfig(checkpoint_dir="x")), ValueError, "set by train_and_evaluate"),
         (dict(devices=-1), ValueError, "devices must be a non-negative integer; got -1"),

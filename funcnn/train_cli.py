@@ -26,8 +26,15 @@ import sys
 import time
 
 from funcnn.activations import ACTIVATIONS
-from funcnn.train.optim import OPTIMIZERS, SCHEDULES
-from funcnn.train.registry import MODELS, RECIPES
+from funcnn.train import (
+    MODELS,
+    OPTIMIZERS,
+    RECIPES,
+    SCHEDULES,
+    JobConfig,
+    NonFiniteLossError,
+    train_and_evaluate,
+)
 
 
 def _float_or_none(text: str):
@@ -239,8 +246,6 @@ def _parse_hidden(text: str) -> tuple[int, ...]:
 def job_config(args):
     """The :class:`funcnn.train.JobConfig` of parsed ``args`` (flags not given: None, so
     that they take the model's recipe)."""
-    from funcnn.train import JobConfig
-
     if args.seeds < 1:
         raise UsageError(f"--seeds must be a positive integer; got {args.seeds}.")
     if args.resume and args.out is None:
@@ -297,8 +302,6 @@ def run(args) -> int:
         import jax
 
         jax.config.update("jax_enable_x64", True)
-    from funcnn.train import NonFiniteLossError, train_and_evaluate
-
     out = args.out or os.path.join(
         "runs", f"{args.dataset}-{args.model}-{time.strftime('%Y%m%d-%H%M%S')}"
     )

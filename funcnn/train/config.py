@@ -39,7 +39,15 @@ RESUME_FREE = frozenset(
 )
 
 # The optimizer's settings (the arguments of funcnn.train.optim.build_optimizer).
-_OPTIMIZER_FIELDS = ("optimizer", "lr", "warmup_steps", "weight_decay", "clip_norm", "momentum")
+_OPTIMIZER_FIELDS = (
+    "optimizer",
+    "lr",
+    "schedule",
+    "warmup_steps",
+    "weight_decay",
+    "clip_norm",
+    "momentum",
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -143,9 +151,14 @@ class RunConfig:
             checks.check_nonnegative(self.clip_norm, "clip_norm")
             if checks.is_static_zero(self.clip_norm):
                 raise ValueError("clip_norm must be > 0 (or None to disable clipping); got 0.")
-        dtype = jnp.dtype(self.dtype)
-        if not jnp.issubdtype(dtype, jnp.floating):
-            raise ValueError(f"dtype must be a floating dtype (float32, float64); got {dtype}.")
+        try:
+            dtype = jnp.dtype(self.dtype)
+        except TypeError:
+            dtype = None
+        if dtype is None or not jnp.issubdtype(dtype, jnp.floating):
+            raise ValueError(
+                f"dtype must be a floating dtype (float32, float64); got {self.dtype!r}."
+            )
         self._set("dtype", dtype.name)
 
     def _check_runs(self) -> None:
@@ -187,7 +200,6 @@ class RunConfig:
         updates per epoch (``total_steps`` only where the schedule uses it, so runs that
         differ only in their number of epochs share one optimizer and one compiled epoch)."""
         kw = {name: getattr(self, name) for name in _OPTIMIZER_FIELDS}
-        kw["schedule"] = self.schedule
         needs_total = self.schedule in SCHEDULES_WITH_TOTAL
         kw["total_steps"] = self.epochs * n_batches if needs_total else None
         return kw

@@ -53,8 +53,9 @@ BAD = [
     (
         dict(dtype="int32"),
         ValueError,
-        "dtype must be a floating dtype .float32, float64.; got int32",
+        "dtype must be a floating dtype .float32, float64.; got 'int32'",
     ),
+    (dict(dtype="float33"), ValueError, "dtype must be a floating dtype .* got 'float33'"),
     (dict(early_stopping_patience=0), ValueError, "early_stopping_patience must be a positive"),
     (
         dict(early_stopping_patience=2, seeds=[0, 1]),

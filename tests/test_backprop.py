@@ -51,9 +51,12 @@ def test_manual_equals_autodiff_and_finite_differences(case_id, dtype):
     for row in report.rows:
         assert "structure mismatch" not in row.note, row
         assert row.max_rel_err <= rtol, str(report)
-        if dtype == "float64":
+        if not CASES[CASE_IDS.index(case_id)].fd:  # truncated BPTT: vs jax.grad only
+            assert row.max_rel_err_fd is None, row
+        elif dtype == "float64":
             assert row.max_rel_err_fd is not None and row.max_rel_err_fd <= fd_rtol, str(report)
-            assert row.fd_coords == int(np.prod(row.shape)), row  # small leaves: every entry
+            # every entry of a small leaf, 32 sampled entries of a larger one
+            assert row.fd_coords == min(int(np.prod(row.shape)), 32), row
     scales = [row.grad_scale for row in report.rows]
     if case_id.startswith("perceptron"):
         assert scales == [0.0] * len(scales)  # the step: zero gradient everywhere, by design

@@ -63,18 +63,6 @@ def test_bidirectional_runs_the_copy_over_the_reversed_sequence():
         np.testing.assert_allclose(last, np.concatenate([fwd[:, -1], bwd[:, 0]], -1), atol=1e-13)
 
 
-def test_recurrent_gradcheck_rows_pass_in_float64_and_float32():
-    rows = [c for c in gc.CASES if c.group == "rnn"]
-    assert {c.model for c in rows} >= {"rnn", "gru", "bidirectional gru[all states]"}
-    for dtype, (rtol, fd_rtol) in (("float64", (1e-10, 1e-6)), ("float32", (1e-4, 1e-4))):
-        for case, report in zip(rows, gc.run_cases(rows, dtype)):
-            assert report.passed, (dtype, case.model, str(report))
-            for r in report.rows:
-                assert r.max_rel_err <= rtol, (case.model, r)
-                assert (r.max_rel_err_fd is None) == (not case.fd)
-                assert r.max_rel_err_fd is None or r.max_rel_err_fd <= fd_rtol, (case.model, r)
-
-
 def _grads(net, params, x, y):
     return bp.value_and_grad(net, "mse")(params, x, y)[1]
 

@@ -51,6 +51,7 @@ from funcnn.models import (
 )
 from funcnn.norms import frobenius, l1, l2, lp
 from funcnn.ops import log_softmax, mlp_param_count, one_hot, param_count, softmax
+from funcnn.rnn import mnist1d_gru, recurrent
 
 __version__ = "0.1.0"
 
@@ -100,6 +101,7 @@ __all__ = [
     "mlp",
     "mlp_param_count",
     "mnist1d_convbase",
+    "mnist1d_gru",
     "models",
     "mse",
     "nadaraya_watson",
@@ -112,6 +114,7 @@ __all__ = [
     "perceptron",
     "perceptron_epoch",
     "perceptron_update",
+    "recurrent",
     "sequence_mask",
     "serial",
     "sigmoid",

@@ -26,6 +26,7 @@ import sys
 import time
 
 from funcnn.activations import ACTIVATIONS
+from funcnn.data import Augment
 from funcnn.train import (
     MODELS,
     OPTIMIZERS,
@@ -54,13 +55,34 @@ RUN_FLAGS = {
     "clip_norm": dict(type=_float_or_none, help="clip gradients to this global norm (0: off)"),
     "epochs": dict(type=int, help="passes over the training set"),
     "batch_size": dict(type=int, help="minibatch size"),
+    "grad": dict(
+        choices=("autodiff", "manual"), help="gradients from jax.grad or from funcnn.backprop"
+    ),
+    "label_smoothing": dict(type=float, help="train on (1 - eps) one_hot + eps / classes"),
+    "augment": dict(
+        metavar="SPEC",
+        help="random copies of every training batch, e.g. shift=8,scale=0.2,noise=0.05 "
+        "(also shear=); none: off",
+    ),
 }
 # ... and model options (read by the models of funcnn.train.MODELS that take them).
 MODEL_FLAGS = {
     "hidden": dict(help="hidden widths, comma-separated"),
     "activation": dict(choices=sorted(ACTIVATIONS), metavar="NAME", help="hidden activation"),
-    "dropout": dict(type=float, help="drop probability after each hidden layer"),
+    "dropout": dict(
+        type=float, help="drop probability after each hidden layer (cnn: before the classifier)"
+    ),
+    "channels": dict(help="output channels of each convolution, comma-separated"),
+    "strides": dict(help="stride of each convolution, comma-separated"),
+    "kernel_size": dict(type=int, help="kernel of every convolution"),
+    "padding": dict(choices=("circular", "same", "valid"), help="padding of the convolutions"),
+    "hidden_size": dict(type=int, help="units of the recurrent cell"),
+    "chunk": dict(type=int, help="sequence samples read per recurrent step"),
+    "bidirectional": dict(
+        action=argparse.BooleanOptionalAction, help="a second cell over the reversed sequence"
+    ),
 }
+INT_LISTS = ("hidden", "channels", "strides")
 
 
 class UsageError(ValueError):
@@ -70,6 +92,8 @@ class UsageError(ValueError):
 def _text(value) -> str:
     if value is None:
         return "none"
+    if isinstance(value, Augment):
+        return ",".join(f"{k}={v}" for k, v in value.to_config().items() if v)
     if isinstance(value, tuple | list):
         return ",".join(str(v) for v in value)
     return str(value)
@@ -101,7 +125,6 @@ DEFAULTS = dict(
     **RECIPES["mlp"].run,
     seed=0,
     seeds=1,
-    grad="autodiff",
     checkpoint_every=25,
 )
 
@@ -133,14 +156,6 @@ FLAGS = {
     ],
     "optimization (default: the model's recipe)": [
         *[_recipe_flag(name, "run") for name in RUN_FLAGS],
-        (
-            "--grad",
-            dict(
-                default="autodiff",
-                choices=("autodiff", "manual"),
-                help="gradients from jax.grad or from funcnn.backprop (default: %(default)s)",
-            ),
-        ),
         (
             "--patience",
             dict(
@@ -231,7 +246,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             group.add_argument(flag, **kw)
 
 
-def _parse_hidden(text: str) -> tuple[int, ...]:
+def _parse_ints(text: str, flag: str) -> tuple[int, ...]:
     if text.strip() in ("", "none"):
         return ()
     try:
@@ -239,8 +254,28 @@ def _parse_hidden(text: str) -> tuple[int, ...]:
     except ValueError:
         sizes = (0,)
     if any(s <= 0 for s in sizes):
-        raise UsageError(f"--hidden must be comma-separated positive integers; got {text!r}.")
+        raise UsageError(f"--{flag} must be comma-separated positive integers; got {text!r}.")
     return sizes
+
+
+def _parse_augment(text: str):
+    """``shift=8,scale=0.2,noise=0.05`` -> ``Augment(8, 0.2, 0.0, 0.05)``; ``none`` -> None."""
+    if text.strip().lower() in ("", "none", "off"):
+        return None
+    fields = {f: (int if f == "shift" else float) for f in ("shift", "scale", "shear", "noise")}
+    options = {}
+    for part in text.split(","):
+        name, _, value = part.partition("=")
+        name = name.strip()
+        if name not in fields:
+            raise UsageError(
+                f"--augment takes name=value pairs with names {', '.join(fields)}; got {part!r}."
+            )
+        try:
+            options[name] = fields[name](value)
+        except ValueError:
+            raise UsageError(f"--augment {name} must be a number; got {value!r}.") from None
+    return Augment(**options)
 
 
 def job_config(args):
@@ -251,14 +286,16 @@ def job_config(args):
     if args.resume and args.out is None:
         raise UsageError("--resume needs --out DIR, the folder of the run to continue.")
     options = {k: getattr(args, k) for k in MODEL_FLAGS if getattr(args, k) is not None}
-    if "hidden" in options:
-        options["hidden"] = _parse_hidden(options["hidden"])
+    for name in INT_LISTS:
+        if name in options:
+            options[name] = _parse_ints(options[name], name)
     run = {k: getattr(args, k) for k in RUN_FLAGS if getattr(args, k) is not None}
+    if "augment" in run:
+        run["augment"] = _parse_augment(run["augment"])
     run.update(
         seed=args.seed,
         seeds=tuple(range(args.seed, args.seed + args.seeds)) if args.seeds > 1 else None,
         data_seed=args.data_seed,
-        grad=args.grad,
         early_stopping_patience=args.patience,
         checkpoint_every=args.checkpoint_every or None,
         eval_train=args.eval_train,

@@ -19,6 +19,7 @@ import numpy as np
 import optax
 
 from funcnn import checks
+from funcnn.data import Augment
 from funcnn.io import to_jsonable
 from funcnn.train.optim import (
     OPTIMIZERS,
@@ -27,7 +28,7 @@ from funcnn.train.optim import (
     build_optimizer,
     check_lr,
 )
-from funcnn.train.step import check_data_seed, check_grad, check_loss
+from funcnn.train.step import check_data_seed, check_grad, check_label_smoothing, check_loss
 
 # Hyperparameters a fit_seeds grid may vary (each enters the program as a traced scalar).
 GRID_NAMES = ("lr", "weight_decay", "l2", "l1", "momentum")
@@ -89,6 +90,10 @@ class RunConfig:
         eval_train: evaluate on the whole training set after each epoch (into the history);
             otherwise only once, at the end (into ``final``).
         progress: show a tqdm progress bar (stderr) with the loss and accuracies.
+        augment: a :class:`funcnn.data.Augment` drawn on device for every training batch
+            from the run's key and the step (None or an inactive one: off); given as a dict,
+            its fields.
+        label_smoothing: train softmax cross-entropy on ``(1 - eps) one_hot + eps / K``.
     """
 
     loss: str | Callable | None = None
@@ -115,6 +120,8 @@ class RunConfig:
     resume: bool = False
     eval_train: bool = True
     progress: bool = True
+    augment: Any = None
+    label_smoothing: float = 0.0
 
     def __post_init__(self):
         self._check_training()
@@ -143,6 +150,7 @@ class RunConfig:
         check_lr(self.lr)
         checks.check_choice(self.schedule, SCHEDULES, "schedule")
         checks.check_nonnegative_int(self.warmup_steps, "warmup_steps")
+        self._check_augmentation()
         self._set("epochs", checks.check_positive_int(self.epochs, "epochs"))
         self._set("batch_size", checks.check_positive_int(self.batch_size, "batch_size"))
         for name in ("weight_decay", "l2", "l1", "momentum"):
@@ -160,6 +168,18 @@ class RunConfig:
                 f"dtype must be a floating dtype (float32, float64); got {self.dtype!r}."
             )
         self._set("dtype", dtype.name)
+
+    def _check_augmentation(self) -> None:
+        augment = self.augment
+        if isinstance(augment, Mapping):
+            augment = Augment(**augment)
+        if augment is not None and not isinstance(augment, Augment):
+            raise TypeError(
+                f"augment must be a funcnn.data.Augment, its fields as a dict, or None; got "
+                f"{type(augment).__name__}."
+            )
+        self._set("augment", augment if augment is not None and augment.active else None)
+        self._set("label_smoothing", check_label_smoothing(self.label_smoothing, self.loss))
 
     def _check_runs(self) -> None:
         checks.check_nonnegative_int(self.seed, "seed")
@@ -206,7 +226,7 @@ class RunConfig:
 
     def epoch_kwargs(self) -> dict[str, Any]:
         """The keyword arguments of :func:`funcnn.train.make_epoch` (and ``make_epoch_fn``)."""
-        names = ("batch_size", "grad", "l2", "l1", "data_seed")
+        names = ("batch_size", "grad", "l2", "l1", "data_seed", "augment", "label_smoothing")
         return {name: getattr(self, name) for name in names}
 
     def build_optimizer(self, n_batches: int):
@@ -225,6 +245,8 @@ class RunConfig:
         for name in ("loss", "optimizer"):
             if not isinstance(out[name], str | None):
                 out[name] = repr(out[name])
+        if self.augment is not None:
+            out["augment"] = self.augment.to_config()
         return to_jsonable(out)
 
 

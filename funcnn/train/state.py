@@ -21,6 +21,7 @@ from funcnn import checks
 # Independent streams derived from a run's root key.
 _DROPOUT_STREAM = 0
 _SHUFFLE_STREAM = 1
+_AUGMENT_STREAM = 2
 
 
 class TrainState(NamedTuple):
@@ -88,6 +89,11 @@ def init_state(
 def dropout_key(run_key: jax.Array, step) -> jax.Array:
     """The dropout key of update ``step`` of a run."""
     return jax.random.fold_in(jax.random.fold_in(run_key, _DROPOUT_STREAM), step)
+
+
+def augment_key(run_key: jax.Array, step) -> jax.Array:
+    """The key of update ``step``'s data augmentation (``RunConfig.augment``)."""
+    return jax.random.fold_in(jax.random.fold_in(run_key, _AUGMENT_STREAM), step)
 
 
 def shuffle_key(run_key: jax.Array, epoch) -> jax.Array:

@@ -30,9 +30,11 @@ import optax
 from funcnn import checks
 from funcnn.data import epoch_batches, permutation  # noqa: F401  (permutation: re-exported)
 from funcnn.losses import LOSSES, l1_penalty, l2_penalty
+from funcnn.ops import one_hot
 from funcnn.train.sharding import batch_sharding, replicated
 from funcnn.train.state import (
     TrainState,
+    augment_key,
     data_shuffle_key,
     dropout_key,
     shuffle_key,
@@ -107,6 +109,8 @@ def make_step_fn(
     l2=0.0,
     l1=0.0,
     grad_norm: bool = True,
+    augment=None,
+    label_smoothing: float = 0.0,
 ) -> Callable:
     """The pure (un-jitted) step ``(state, (x, y)) -> (state, metrics)``.
 
@@ -114,12 +118,22 @@ def make_step_fn(
     ``grad_norm=True``, ``grad_norm`` (global L2 norm of dJ/dparams; about 10 % of the step
     time of a small MLP on CPU, so it can be switched off). Dropout, when the model has it,
     uses the key :func:`funcnn.train.state.dropout_key` ``(state.key, state.step)``.
+
+    ``augment`` (a :class:`funcnn.data.Augment`) replaces the batch by a random copy drawn
+    from :func:`funcnn.train.state.augment_key` ``(state.key, state.step)``;
+    ``label_smoothing`` eps trains softmax cross-entropy on the targets
+    ``(1 - eps) one_hot(y) + eps / n_classes`` instead of ``one_hot(y)`` (the reported
+    evaluation losses stay on the true labels).
     """
     value_and_grad = make_value_and_grad(model, loss, grad=grad, l2=l2, l1=l1)
     stochastic = bool(model.stochastic)
+    smooth = make_label_smoothing(model, loss, label_smoothing)
 
     def step(state: TrainState, batch) -> tuple[TrainState, dict]:
         x, y = batch
+        if augment is not None:
+            x = augment(augment_key(state.key, state.step), x)
+        y = smooth(y)
         key = dropout_key(state.key, state.step) if stochastic else None
         j, grads = value_and_grad(state.params, x, y, key)
         updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
@@ -130,6 +144,33 @@ def make_step_fn(
         return TrainState(params, opt_state, state.step + 1, state.key), metrics
 
     return step
+
+
+def make_label_smoothing(model, loss, eps: float) -> Callable:
+    """``y -> (1 - eps) one_hot(y) + eps / K`` for integer labels of a softmax cross-entropy
+    over ``K = model.output_shape[-1]`` classes (the identity when ``eps`` is 0)."""
+    eps = check_label_smoothing(eps, loss)
+    if eps == 0.0:
+        return lambda y: y
+    n_classes = int(model.output_shape[-1])
+
+    def smooth(y):
+        if not jnp.issubdtype(y.dtype, jnp.integer):
+            raise TypeError("label_smoothing needs integer class labels as targets.")
+        return (1.0 - eps) * one_hot(y, n_classes) + eps / n_classes
+
+    return smooth
+
+
+def check_label_smoothing(eps, loss=None) -> float:
+    """``eps`` in ``[0, 1)``; a positive one only with softmax cross-entropy (checked when
+    ``loss`` is known)."""
+    eps = checks.check_nonnegative(eps, "label_smoothing")
+    if not isinstance(eps, float) or eps >= 1.0:
+        raise ValueError(f"label_smoothing must be a number in [0, 1); got {eps!r}.")
+    if eps > 0 and loss is not None and loss != "softmax_cross_entropy":
+        raise ValueError(f"label_smoothing applies to softmax_cross_entropy; the loss is {loss!r}.")
+    return eps
 
 
 def _counted_jit(fn: Callable, **jit_kwargs):
@@ -156,6 +197,8 @@ def make_train_step(
     l2=0.0,
     l1=0.0,
     grad_norm: bool = True,
+    augment=None,
+    label_smoothing: float = 0.0,
 ):
     """One jitted training step ``step(state, (x, y)) -> (state, metrics)``.
 
@@ -171,12 +214,16 @@ def make_train_step(
         grad: "autodiff" (``jax.value_and_grad``) or "manual" (``funcnn.backprop``).
         l2, l1: penalty coefficients added to the loss (weights only).
         grad_norm: also return the gradient's global norm as a metric.
+        augment, label_smoothing: see :func:`make_step_fn`.
 
     Returns:
         ``step(state: TrainState, batch: (x (B, *input_shape), y (B, ...))) -> (state, metrics)``
         with ``metrics = {"loss": (), "grad_norm": ()}`` (no ``grad_norm`` if switched off).
     """
-    step = make_step_fn(model, loss, optimizer, grad=grad, l2=l2, l1=l1, grad_norm=grad_norm)
+    step = make_step_fn(
+        model, loss, optimizer, grad=grad, l2=l2, l1=l1, grad_norm=grad_norm, augment=augment,
+        label_smoothing=label_smoothing,
+    )  # fmt: skip
     return _counted_jit(step, donate_argnums=0)
 
 
@@ -206,6 +253,8 @@ def make_epoch_fn(
     l1=0.0,
     batch_sharding=None,
     data_seed: int | None = None,
+    augment=None,
+    label_smoothing: float = 0.0,
 ) -> Callable:
     """The pure (un-jitted) epoch ``(state, x, y) -> (state, metrics)``; see :func:`make_epoch`.
 
@@ -214,7 +263,10 @@ def make_epoch_fn(
     """
     batch_size = checks.check_positive_int(batch_size, "batch_size")
     check_data_seed(data_seed)
-    step = make_step_fn(model, loss, optimizer, grad=grad, l2=l2, l1=l1)
+    step = make_step_fn(
+        model, loss, optimizer, grad=grad, l2=l2, l1=l1, augment=augment,
+        label_smoothing=label_smoothing,
+    )  # fmt: skip
 
     def batches(state: TrainState, x, y):
         return batches_for(state, x, y, batch_size, data_seed)
@@ -251,6 +303,8 @@ def make_epoch(
     l1=0.0,
     mesh=None,
     data_seed: int | None = None,
+    augment=None,
+    label_smoothing: float = 0.0,
 ):
     """One epoch as one compiled call: ``epoch(state, x, y) -> (state, metrics)``.
 
@@ -263,8 +317,12 @@ def make_epoch(
 
     With ``mesh`` (a ``jax.sharding.Mesh`` with axis "data"), every batch is split across
     the mesh's devices and params stay replicated (see :mod:`funcnn.train.sharding`).
+    ``augment`` and ``label_smoothing``: see :func:`make_step_fn`.
     """
-    kw = dict(batch_size=batch_size, grad=grad, l2=l2, l1=l1, data_seed=data_seed)
+    kw = dict(
+        batch_size=batch_size, grad=grad, l2=l2, l1=l1, data_seed=data_seed, augment=augment,
+        label_smoothing=label_smoothing,
+    )  # fmt: skip
     if mesh is None:
         return _counted_jit(make_epoch_fn(model, loss, optimizer, **kw), donate_argnums=0)
     fn = make_epoch_fn(

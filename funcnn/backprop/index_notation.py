@@ -17,7 +17,8 @@ derivative of the loss with respect to ``net_i``), eqs. 4, 6 and 7 are the three
     delta_i^(l) = f'_(l)(net_i^(l)) w_ki^(l+1) delta_k^(l+1)                  (6 with 7)
     dL / d w_ij^(l) = delta_i^(l) o_j^(l-1)                                  (4 with 3)
 
-and eq. 8's chain of matrix products is what the recursion unrolls to. This module writes
+and eq. 5 (the whole chain dL/do^(M) ... d o^(l+1)/d o^(l)) and eq. 8 (its schematic product
+of matrices) are what the recursion unrolls to. This module writes
 them with :func:`jax.numpy.einsum` under the paper's index names, one equation per line, with
 a batch index ``b`` in front (the gradient sums over it: the lecture's "sum gradients over all
 other samples"). The paper counts the input as ``o^(1) = x``; we call it ``o^(0)`` so that

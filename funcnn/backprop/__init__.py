@@ -15,6 +15,9 @@ Entry points:
   :func:`serial_backward` — the recursion over the blocks of a composition.
 * :func:`mlp_forward` / :func:`mlp_backward` — the lecture's form for dense networks, one
   line per equation, returning ``(grads, dx, deltas)``.
+* :func:`index_forward` / :func:`index_backward` / :func:`index_value_and_grad` — the math
+  paper's backprop in index notation (absorbed bias, one ``jnp.einsum`` per equation):
+  :mod:`funcnn.backprop.index_notation`.
 * :func:`bridge` — the same loss as a ``jax.custom_vjp`` function, so ``jax.grad`` of it is the
   manual gradient.
 * the dense blocks (:mod:`funcnn.backprop.dense`), losses and penalties
@@ -55,6 +58,12 @@ from funcnn.backprop.dense import (
     dropout_backward,
     dropout_forward,
 )
+from funcnn.backprop.index_notation import (
+    IndexCache,
+    index_backward,
+    index_forward,
+    index_value_and_grad,
+)
 from funcnn.backprop.losses import (
     LOSS_BACKWARDS,
     LossCache,
@@ -88,6 +97,7 @@ __all__ = [
     "DenseAbsorbedCache",
     "DenseCache",
     "DotProductCache",
+    "IndexCache",
     "LossCache",
     "MLPCache",
     "NWCache",
@@ -113,6 +123,9 @@ __all__ = [
     "dropout_backward",
     "dropout_forward",
     "forward",
+    "index_backward",
+    "index_forward",
+    "index_value_and_grad",
     "l1_penalty_backward",
     "l1_penalty_forward",
     "l2_penalty_backward",

@@ -81,10 +81,11 @@ def _programs(model, loss, optimizer_items: tuple, epoch_items: tuple, grid_name
     one of them (lr, weight_decay, momentum, l2 or l1) as a traced scalar."""
     base = dict(optimizer_items) | dict(epoch_items)
     batch_size, data_seed = base["batch_size"], base.pop("data_seed")
+    epoch_names = [k for k, _ in epoch_items if k != "data_seed"]
 
     def build(hyper):
         v = dict(base) if grid_name is None else {**base, grid_name: hyper}
-        epoch_kw = {k: v.pop(k) for k in ("batch_size", "grad", "l2", "l1")}
+        epoch_kw = {k: v.pop(k) for k in epoch_names}
         opt, _ = build_optimizer(**v)
         return opt, epoch_kw
 

@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+import funcnn
 from funcnn.cli import build_parser, main
 from funcnn.train_cli import DEFAULTS, job_config
 from tests.train.test_registry import MNIST1D
@@ -158,6 +159,13 @@ def test_non_finite_loss_exits_with_its_message(tmp_path, capsys):
         ),
         (["--patience", "3"], "early_stopping_patience needs a validation set"),
         (["--resume", "--overwrite"], "resume and overwrite exclude each other"),
+        (["--augment", "shift=x"], "--augment shift must be a number; got 'x'"),
+        (["--augment", "flip=1"], "--augment takes name=value pairs with names shift, scale"),
+        (["--augment", "scale=1.5"], "scale must be < 1"),
+        (["--label-smoothing", "1"], "label_smoothing must be a number in [0, 1)"),
+        (["--model", "gru", "--hidden", "8"], "does not take the options ['hidden']"),
+        (["--model", "cnn", "--channels", "4,8", "--strides", "1"], "one stride per convolution"),
+        (["--model", "gru", "--chunk", "3"], "chunk (3 samples per step) must divide"),
     ],
 )
 def test_bad_arguments_get_their_message(tmp_path, capsys, args, message):
@@ -168,6 +176,30 @@ def test_bad_arguments_get_their_message(tmp_path, capsys, args, message):
 def test_a_model_for_the_wrong_task_is_refused(tmp_path, capsys):
     assert main(["train", *BASE, "--model", "linear_regression", "--out", str(tmp_path)]) == 2
     assert "needs a regression dataset; iris has 3 classes" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "flags, kind, shapes",
+    [
+        (["--model", "cnn", "--channels", "3,5", "--strides", "1,2", "--kernel-size", "3"],
+         "cnn", [[4], [4, 1], [4, 3], [4, 3], [2, 5], [2, 5], [5], [5], [3]]),
+        (["--model", "gru", "--hidden-size", "3", "--no-bidirectional", "--chunk", "2"],
+         "gru", [[4], [2, 2], [3], [3]]),
+    ],
+)  # fmt: skip
+def test_sequence_models_train_from_their_flags(tmp_path, capsys, flags, kind, shapes):
+    out = tmp_path / kind
+    run = [*BASE, *flags, "--augment", "shift=1,noise=0.1", "--out", str(out), "--no-plot"]
+    assert main(["train", *run]) == 0
+    m = json.loads((out / "metrics.json").read_text())
+    model = m["config"]["run"]["model"]
+    assert model["kind"] == kind
+    assert m["config"]["run"]["augment"] == {"shift": 1, "scale": 0.0, "shear": 0.0, "noise": 0.1}
+    assert m["config"]["run"]["grad"] == "manual"  # the recipe's
+    assert m["config"]["run"]["label_smoothing"] == 0.1
+    net = {"cnn": funcnn.cnn(4, 3, channels=(3, 5), strides=(1, 2), kernel_size=3, dropout=0.2),
+           "gru": funcnn.recurrent(4, 3, hidden_size=3, bidirectional=False)}[kind]  # fmt: skip
+    assert [list(s) for s in net.shapes] == shapes and model == net.to_config()
 
 
 def test_resume_needs_out(capsys):

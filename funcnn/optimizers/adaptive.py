@@ -55,6 +55,21 @@ def _denominator(nu, eps, eps_in_sqrt: bool):
     return jnp.sqrt(nu + eps) if eps_in_sqrt else jnp.sqrt(nu) + eps
 
 
+def _adaptive_step(updates, accumulator, eta, eps, eps_in_sqrt: bool):
+    r""":math:`-\eta_k g / (\sqrt{a} + \epsilon)` (or :math:`\sqrt{a + \epsilon}`), leaf by leaf:
+    the step of Adagrad (:math:`a = s_k`) and RMSProp (:math:`a = \nu_k`)."""
+    return jax.tree.map(
+        lambda g, a: (-eta * (g / _denominator(a, eps, eps_in_sqrt))).astype(g.dtype),
+        updates,
+        accumulator,
+    )
+
+
+def _filled(params, value):
+    """An accumulator at its initial value, with the shapes and dtypes of ``params``."""
+    return jax.tree.map(lambda p: jnp.full_like(p, value), params)
+
+
 def _debias(moment, decay, count, on: bool):
     r""":math:`m / (1 - \beta^t)` with :math:`t` = count (>= 1), or ``m`` when off."""
     if not on:
@@ -105,18 +120,14 @@ def adagrad(
     eps_in_sqrt = check_flag(eps_in_sqrt, "eps_in_sqrt")
 
     def init(params):
-        s0 = jax.tree.map(lambda p: jnp.full_like(p, initial_accumulator_value), params)
+        s0 = _filled(params, initial_accumulator_value)
         return AdagradState(count=zero_count(), sum_of_squares=s0)
 
     def update(updates, state, params=None):
         del params
         eta = value_at(learning_rate, state.count)
         s = jax.tree.map(lambda g, s: g * g + s, updates, state.sum_of_squares)  # s_k
-        updates = jax.tree.map(
-            lambda g, s: (-eta * (g / _denominator(s, eps, eps_in_sqrt))).astype(g.dtype),
-            updates,
-            s,
-        )
+        updates = _adaptive_step(updates, s, eta, eps, eps_in_sqrt)
         return updates, AdagradState(count=next_count(state.count), sum_of_squares=s)
 
     return optax.GradientTransformation(init, update)
@@ -168,8 +179,7 @@ def rmsprop(
     bias_correction = check_flag(bias_correction, "bias_correction")
 
     def init(params):
-        nu0 = jax.tree.map(lambda p: jnp.full_like(p, initial_scale), params)
-        return RMSPropState(count=zero_count(), nu=nu0)
+        return RMSPropState(count=zero_count(), nu=_filled(params, initial_scale))
 
     def update(updates, state, params=None):
         del params
@@ -177,11 +187,7 @@ def rmsprop(
         count = next_count(state.count)
         nu = jax.tree.map(lambda g, n: (1 - decay) * (g * g) + decay * n, updates, state.nu)
         nu_hat = _debias(nu, decay, count, bias_correction)
-        updates = jax.tree.map(
-            lambda g, n: (-eta * (g / _denominator(n, eps, eps_in_sqrt))).astype(g.dtype),
-            updates,
-            nu_hat,
-        )
+        updates = _adaptive_step(updates, nu_hat, eta, eps, eps_in_sqrt)
         return updates, RMSPropState(count=count, nu=nu)
 
     return optax.GradientTransformation(init, update)

@@ -234,8 +234,11 @@ def adam(
     bias_correction = check_flag(bias_correction, "bias_correction")
 
     def init(params):
-        zeros = jax.tree.map(jnp.zeros_like, params)
-        return AdamState(count=zero_count(), mu=zeros, nu=zeros)
+        # Two separate trees of zeros: a training step donates the state's buffers, and
+        # one buffer cannot be donated twice.
+        mu = jax.tree.map(jnp.zeros_like, params)
+        nu = jax.tree.map(jnp.zeros_like, params)
+        return AdamState(count=zero_count(), mu=mu, nu=nu)
 
     def update(updates, state, params=None):
         del params

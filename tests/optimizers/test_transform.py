@@ -51,6 +51,15 @@ def test_update_is_pure(name, conventions):
 
 
 @pytest.mark.parametrize("name", NAMES)
+def test_a_step_can_donate_the_state(name):
+    """No two leaves of a fresh state share a buffer (a training step donates them all)."""
+    params = P.init_params("mlp", np.float32)
+    state = build(name).init(params)
+    step = jax.jit(lambda s: jax.tree.map(lambda a: a + 1, s), donate_argnums=0)
+    jax.block_until_ready(step(state))
+
+
+@pytest.mark.parametrize("name", NAMES)
 def test_no_retrace_on_later_calls(name):
     chex.clear_trace_counter()  # the counter is per function source, shared by parameters
     params = P.init_params("mlp", np.float32)

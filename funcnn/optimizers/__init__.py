@@ -132,8 +132,17 @@ def make(
         An ``optax.GradientTransformation``.
 
     Examples:
-        >>> make("adagrad", 0.1, conventions="optax")           # == optax.adagrad(0.1)
-        >>> make("rmsprop", 1e-3, conventions="optax", eps_in_sqrt=False)
+        >>> import jax.numpy as jnp, optax
+        >>> params, grads = {"w": jnp.array([1.0, -2.0])}, {"w": jnp.array([0.5, 0.01])}
+        >>> opt = make("adagrad", 0.1, conventions="optax")    # == optax.adagrad(0.1)
+        >>> ours, _ = opt.update(grads, opt.init(params), params)
+        >>> ref = optax.adagrad(0.1)
+        >>> theirs, _ = ref.update(grads, ref.init(params))
+        >>> bool(jnp.allclose(ours["w"], theirs["w"]))
+        True
+        >>> paper = make("adagrad", 0.1)                       # s_0 = 0: a full first step
+        >>> [round(float(u), 4) for u in paper.update(grads, paper.init(params))[0]["w"]]
+        [-0.1, -0.1]
     """
     name = checks.check_choice(name, OPTIMIZERS, "optimizer")
     checks.check_choice(conventions, CONVENTIONS, "conventions")

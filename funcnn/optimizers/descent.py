@@ -63,9 +63,12 @@ def sgd(learning_rate) -> optax.GradientTransformation:
         An ``optax.GradientTransformation`` whose updates are :math:`-\eta_k g_k`.
 
     Examples:
+        >>> import jax.numpy as jnp
+        >>> params, grads = {"w": jnp.array([1.0, 2.0])}, {"w": jnp.array([0.5, -1.0])}
         >>> opt = sgd(0.1)
         >>> updates, state = opt.update(grads, opt.init(params))
-        >>> params = optax.apply_updates(params, updates)
+        >>> [round(float(w), 6) for w in optax.apply_updates(params, updates)["w"]]
+        [0.95, 2.1]
 
     References:
         Robbins and Monro, A Stochastic Approximation Method, 1951.

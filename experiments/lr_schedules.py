@@ -17,7 +17,10 @@ on the full training loss after each epoch, averaged over seeds:
 
 Every rule starts from the same initial params and sees the same minibatches (same seeds);
 the runs of each rule train at once (``init_states`` + ``make_vmapped_epoch``, one compiled
-epoch per rule).
+epoch per rule). The optimizers are funcnn's, written from the papers' update rules
+(:mod:`funcnn.optimizers`, through ``make_optimizer(..., impl="funcnn")``), with the papers'
+conventions: Adagrad from ``s_0 = 0`` with ``delta + sqrt(s)``, RMSProp with
+``sqrt(nu) + eps`` (``--conventions optax`` or ``--optimizer-impl optax`` for optax's).
 
 Usage::
 
@@ -42,6 +45,7 @@ from funcnn.train import (
     make_schedule,
     make_vmapped_epoch,
 )
+from funcnn.train.optim import CONVENTIONS, IMPLS, resolve_conventions
 
 NAME = "lr_schedules"
 CLAIM = (
@@ -71,17 +75,29 @@ def build_parser():
     p.add_argument("--epochs", type=int, default=100, help="passes over the 4,000 sequences")
     p.add_argument("--batch-size", type=int, default=100, help="minibatch size")
     p.add_argument("--n-seeds", type=int, default=5, help="runs per rule (vmapped)")
+    p.add_argument(
+        "--optimizer-impl",
+        choices=sorted(IMPLS),
+        default="funcnn",
+        help="funcnn's optimizers (from the papers) or optax's (default: %(default)s)",
+    )
+    p.add_argument(
+        "--conventions",
+        choices=sorted(CONVENTIONS),
+        help="of funcnn's optimizers (default: paper; optax's with --optimizer-impl optax)",
+    )
     return p
 
 
 def rules(args) -> dict:
-    """name -> (optax optimizer, schedule k -> eta_k or None)."""
+    """name -> (optimizer, schedule k -> eta_k or None)."""
+    impl = dict(impl=args.optimizer_impl, conventions=args.conventions)
     out = {}
     for name in SGD_RULES:
         sched = make_schedule(name, args.sgd_lr)  # eta_0, eta_0/(1+k), eta_0/sqrt(1+k)
-        out[f"sgd/{name}"] = (make_optimizer("sgd", sched), sched)
+        out[f"sgd/{name}"] = (make_optimizer("sgd", sched, **impl), sched)
     for name in ADAPTIVE:
-        out[name] = (make_optimizer(name, getattr(args, f"{name}_lr")), None)
+        out[name] = (make_optimizer(name, getattr(args, f"{name}_lr"), **impl), None)
     return out
 
 
@@ -169,6 +185,8 @@ def main(argv=None) -> dict:
         + "/".join(f"{rgh[f'sgd/{r}']:.4f}" for r in SGD_RULES)
     )
     numbers.update(
+        optimizer_impl=args.optimizer_impl,
+        conventions=resolve_conventions(args.optimizer_impl, args.conventions),
         seeds=seeds,
         smoother=smoother,
         inverse_decays_too_fast=inverse_slow,

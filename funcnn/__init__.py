@@ -130,7 +130,7 @@ __all__ = [
 # The heavier parts load on first use (``funcnn.train`` imports orbax and optax's schedules;
 # ``funcnn.data`` may import scikit-learn and mnist1d): ``funcnn.train.fit`` works without an
 # explicit ``import funcnn.train``.
-_LAZY_SUBMODULES = ("backprop", "data", "gradcheck", "layerwise", "train")
+_LAZY_SUBMODULES = ("backprop", "data", "gradcheck", "layerwise", "optimizers", "train")
 
 
 def __getattr__(name):

@@ -36,6 +36,9 @@ from funcnn.train import (
     NonFiniteLossError,
     train_and_evaluate,
 )
+from funcnn.train.config import parse_layer_lr
+from funcnn.train.optim import CONVENTIONS, IMPLS
+from funcnn.train.step import UPDATES
 
 
 def _float_or_none(text: str):
@@ -63,6 +66,26 @@ RUN_FLAGS = {
         metavar="SPEC",
         help="random copies of every training batch, e.g. shift=8,scale=0.2,noise=0.05 "
         "(also shear=); none: off",
+    ),
+}
+# ... RunConfig fields that no recipe sets (default: RunConfig's) ...
+RULE_FLAGS = {
+    "optimizer_impl": dict(
+        choices=sorted(IMPLS),
+        help="optax's optimizers, or funcnn's written from the papers (default: optax)",
+    ),
+    "conventions": dict(
+        choices=sorted(CONVENTIONS),
+        help="conventions of funcnn's optimizers (default: paper; optax's with optax)",
+    ),
+    "layer_lr": dict(
+        metavar="C1,C2,...",
+        help="learning-rate multiplier of each layer (one per entry of the params list)",
+    ),
+    "update": dict(
+        choices=sorted(UPDATES),
+        help="all layers at once (u.1) or one after the other within a step (u.2) "
+        "(default: simultaneous)",
     ),
 }
 # ... and model options (read by the models of funcnn.train.MODELS that take them).
@@ -156,6 +179,7 @@ FLAGS = {
     ],
     "optimization (default: the model's recipe)": [
         *[_recipe_flag(name, "run") for name in RUN_FLAGS],
+        *[(_flag(name), kw) for name, kw in RULE_FLAGS.items()],
         (
             "--patience",
             dict(
@@ -292,6 +316,9 @@ def job_config(args):
     run = {k: getattr(args, k) for k in RUN_FLAGS if getattr(args, k) is not None}
     if "augment" in run:
         run["augment"] = _parse_augment(run["augment"])
+    run.update({k: getattr(args, k) for k in RULE_FLAGS if getattr(args, k) is not None})
+    if "layer_lr" in run:
+        run["layer_lr"] = parse_layer_lr(run["layer_lr"])
     run.update(
         seed=args.seed,
         seeds=tuple(range(args.seed, args.seed + args.seeds)) if args.seeds > 1 else None,

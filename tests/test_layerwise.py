@@ -4,6 +4,7 @@ NumPy, factorizations of one map, and two global minimizers whose midpoint is no
 
 import functools
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -172,6 +173,60 @@ def test_layerwise_sweep_takes_each_gradient_after_the_blocks_before_moved():
 
         for got, want in jax.jit(sweeps)(params):
             jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-12), got, want)
+
+
+def test_scale_by_layer_multiplies_each_blocks_update():
+    with jax.enable_x64(True):
+        params, x, y = _problem()
+        grads = _grad_fn(x, y)(params)
+        opt = optax.chain(optax.sgd(0.1), lw.scale_by_layer((1.0, 0.0, 0.5)))
+        updates, _ = opt.update(grads, opt.init(params), params)
+        want = lw.block_updates(grads, [0.1, 0.0, 0.05])  # alpha_j = c_j eta
+        jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-15), updates, want)
+        assert all(float(jnp.max(jnp.abs(u))) == 0.0 for u in jax.tree.leaves(updates[1]))
+
+
+def test_by_block_keeps_a_state_per_block_and_updates_the_chosen_one():
+    with jax.enable_x64(True):
+        params, x, y = _problem()
+        grads = _grad_fn(x, y)(params)
+        opt = lw.by_block(optax.adam(0.1), (1.0, 2.0, 1.0))
+        state = opt.init(params)
+        assert len(state.blocks) == 3
+        chex.assert_trees_all_equal(state.blocks[1][0].mu, jax.tree.map(jnp.zeros_like, params[1]))
+        every, _ = opt.update(grads, state, params)  # block=None: (u.1), one point
+        one, after = opt.update(grads, state, params, block=1)
+        adam = optax.adam(0.1)
+        want = [adam.update(g, adam.init(p), p)[0] for g, p in zip(grads, params)]
+        want[1] = jax.tree.map(lambda u: 2.0 * u, want[1])
+        jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-14), every, want)
+        jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-14), one[1], want[1])
+        assert _max_abs([one[0], one[2]]) == 0.0
+        assert [int(b[0].count) for b in after.blocks] == [0, 1, 0]  # only block 1 moved on
+
+
+def test_optimizer_sweep_with_sgd_is_the_plain_layerwise_sweep():
+    with jax.enable_x64(True):
+        params, x, y = _problem()
+        opt = lw.by_block(optax.sgd(0.1), (1.0, 2.0, 3.0))
+        for order in (None, (2, 0, 1)):
+            got, _ = lw.optimizer_sweep(_grad_fn(x, y), params, opt, opt.init(params), order=order)
+            want = lw.layerwise_sweep(_grad_fn(x, y), params, [0.1, 0.2, 0.3], order=order)
+            jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-14), got, want)
+
+
+def test_per_layer_transforms_check_the_params_list():
+    params, _, _ = _problem()
+    with pytest.raises(
+        ValueError, match="layer_lr has 2 entries but the model's params list has 3"
+    ):
+        lw.scale_by_layer((1.0, 1.0), name="layer_lr").init(params)
+    with pytest.raises(ValueError, match=r"multipliers\[0\] must be a finite number >= 0"):
+        lw.by_block(optax.sgd(0.1), (-1.0, 1.0, 1.0))
+    with pytest.raises(TypeError, match="optimizer must be an optax.GradientTransformation"):
+        lw.by_block(lambda g: g)
+    with pytest.raises(TypeError, match="needs one optimizer state per block"):
+        lw.optimizer_sweep(lambda p: p, params, optax.sgd(0.1), None)
 
 
 def test_u1_and_u2_differ_at_second_order_in_the_step_size():

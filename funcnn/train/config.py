@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from funcnn import checks
+from funcnn import checks, layerwise
 from funcnn.data import Augment
 from funcnn.io import to_jsonable
 from funcnn.train.optim import (
@@ -27,8 +27,15 @@ from funcnn.train.optim import (
     SCHEDULES_WITH_TOTAL,
     build_optimizer,
     check_lr,
+    resolve_conventions,
 )
-from funcnn.train.step import check_data_seed, check_grad, check_label_smoothing, check_loss
+from funcnn.train.step import (
+    check_data_seed,
+    check_grad,
+    check_label_smoothing,
+    check_loss,
+    check_update,
+)
 
 # Hyperparameters a fit_seeds grid may vary (each enters the program as a traced scalar).
 GRID_NAMES = ("lr", "weight_decay", "l2", "l1", "momentum")
@@ -48,7 +55,13 @@ _OPTIMIZER_FIELDS = (
     "weight_decay",
     "clip_norm",
     "momentum",
+    "optimizer_impl",
+    "conventions",
+    "layer_lr",
 )
+
+# Fields added after runs were first saved: a saved run without them used these defaults.
+_LATER_FIELDS = ("optimizer_impl", "conventions", "layer_lr", "update")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,6 +107,21 @@ class RunConfig:
             from the run's key and the step (None or an inactive one: off); given as a dict,
             its fields.
         label_smoothing: train softmax cross-entropy on ``(1 - eps) one_hot + eps / K``.
+        optimizer_impl: "optax" (optax's blocks, the default) or "funcnn"
+            (:mod:`funcnn.optimizers`, written from the papers' update rules); see
+            :func:`funcnn.train.optim.make_optimizer`.
+        conventions: the conventions of funcnn's optimizers, "paper" or "optax" (where they
+            differ: ``docs/optimizers.md``); None resolves to "optax" for
+            ``optimizer_impl="optax"`` (the only ones it has) and to "paper" for "funcnn".
+        layer_lr: None, or one learning-rate multiplier ``c_j >= 0`` per entry of the
+            model's params list (one per layer): layer ``j`` steps with
+            ``alpha_j^(k) = c_j eta_k``, the per-layer step sizes of the lecture's (u.2)
+            (:func:`funcnn.layerwise.scale_by_layer`; 0 freezes a layer). Its length is
+            checked against the model when the optimizer state is made.
+        update: "simultaneous" ((u.1): every layer updated at the point the gradient was
+            taken) or "layerwise" ((u.2) as block coordinate descent: one layer after the
+            other within every step, input layer first, the gradient recomputed after each;
+            one optimizer state per layer). See :func:`funcnn.train.make_step_fn`.
     """
 
     loss: str | Callable | None = None
@@ -122,9 +150,14 @@ class RunConfig:
     progress: bool = True
     augment: Any = None
     label_smoothing: float = 0.0
+    optimizer_impl: str = "optax"
+    conventions: str | None = None
+    layer_lr: tuple[float, ...] | None = None
+    update: str = "simultaneous"
 
     def __post_init__(self):
         self._check_training()
+        self._check_update_rule()
         self._check_runs()
         self._check_bookkeeping()
 
@@ -168,6 +201,18 @@ class RunConfig:
                 f"dtype must be a floating dtype (float32, float64); got {self.dtype!r}."
             )
         self._set("dtype", dtype.name)
+
+    def _check_update_rule(self) -> None:
+        """``optimizer_impl``, ``conventions``, ``layer_lr`` and ``update``."""
+        self._set("conventions", resolve_conventions(self.optimizer_impl, self.conventions))
+        if self.optimizer_impl != "optax" and not isinstance(self.optimizer, str):
+            raise ValueError(
+                f"optimizer_impl={self.optimizer_impl!r} builds a named optimizer; an "
+                "optax.GradientTransformation is its own implementation: pass a name."
+            )
+        if self.layer_lr is not None:
+            self._set("layer_lr", layerwise.check_multipliers(self.layer_lr, "layer_lr"))
+        check_update(self.update)
 
     def _check_augmentation(self) -> None:
         augment = self.augment
@@ -222,12 +267,13 @@ class RunConfig:
         kw = {name: getattr(self, name) for name in _OPTIMIZER_FIELDS}
         needs_total = self.schedule in SCHEDULES_WITH_TOTAL
         kw["total_steps"] = self.epochs * n_batches if needs_total else None
+        kw["by_block"] = self.update == "layerwise"  # one optimizer state per layer
         return kw
 
     def epoch_kwargs(self) -> dict[str, Any]:
         """The keyword arguments of :func:`funcnn.train.make_epoch` (and ``make_epoch_fn``)."""
         names = ("batch_size", "grad", "l2", "l1", "data_seed", "augment", "label_smoothing")
-        return {name: getattr(self, name) for name in names}
+        return {name: getattr(self, name) for name in (*names, "update")}
 
     def build_optimizer(self, n_batches: int):
         """``(optimizer, schedule)`` of this run (cached: equal settings share one optimizer,
@@ -310,9 +356,25 @@ def resume_conflicts(saved: Mapping[str, Any], current: Mapping[str, Any]) -> li
     plus the model and data) in which a run to resume differs from the saved one, but for
     those of :data:`RESUME_FREE`."""
     current = to_jsonable(dict(current))
+    defaults = RunConfig().to_dict()
+    saved = {**{k: defaults[k] for k in _LATER_FIELDS if k not in saved}, **saved}
     names = sorted(k for k in set(saved) | set(current) if k not in RESUME_FREE)
     return [
         f"{k}: saved {saved.get(k)!r}, now {current.get(k)!r}"
         for k in names
         if saved.get(k) != current.get(k)
     ]
+
+
+def parse_layer_lr(text: str) -> tuple[float, ...] | None:
+    """``"1,0.5,0.1"`` -> ``(1.0, 0.5, 0.1)`` (the ``--layer-lr`` flag); "none" -> None."""
+    if text.strip().lower() in ("", "none"):
+        return None
+    try:
+        values = tuple(float(t) for t in text.split(","))
+    except ValueError:
+        raise ValueError(
+            f"layer_lr must be comma-separated numbers, one per layer (e.g. 1,0.5,0.1); got "
+            f"{text!r}."
+        ) from None
+    return layerwise.check_multipliers(values, "layer_lr")

@@ -15,6 +15,17 @@ For plain SGD, ``d(g) = g`` and this is exactly the digest's minibatch formula; 
 is AdamW. An L2 *penalty* (``l2=`` of the training step) instead adds ``lambda w`` to ``g``
 before the direction, which differs from decoupled decay for every optimizer but SGD.
 
+The same names also build funcnn's own optimizers, written from the papers' update rules
+(:mod:`funcnn.optimizers`, ``impl="funcnn"``), with the papers' conventions or optax's
+(``conventions=``); the chain is then ``clip -> funcnn's rule with decoupled decay``, the decay
+still ``eta_k lambda w`` so that ``weight_decay`` means the same with either implementation.
+Under optax's conventions the two implementations give the same updates to float32 rounding.
+
+Per-layer learning rates (``layer_lr``, one multiplier ``c_j`` per entry of the model's params
+list) append :func:`funcnn.layerwise.scale_by_layer`: the lecture's ``alpha_j^(k) = c_j eta_k``
+of (u.2). ``by_block=True`` wraps the optimizer in :func:`funcnn.layerwise.by_block` (one
+state per layer), which the layer-wise update of the training step needs.
+
 Schedules map the step count ``k = 0, 1, 2, ...`` (number of updates already made) to the
 learning rate ``eta_k``; the lecture's decaying step sizes ``1/k`` and ``1/sqrt(k)`` (counting
 from ``k = 1``) are ``"inverse"`` and ``"inverse_sqrt"`` (counting from ``k = 0``).
@@ -29,7 +40,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from funcnn import checks
+from funcnn import checks, layerwise
+from funcnn import optimizers as funcnn_optimizers
 from funcnn.losses import weights_only
 
 Schedule = Callable[[jax.Array], jax.Array]
@@ -53,6 +65,34 @@ OPTIMIZERS: dict[str, str] = {
     "adagrad": "d = g / sqrt(sum of g^2 + 0.1)   (optax.scale_by_rss)",
     "rmsprop": "d = g / sqrt(EMA of g^2 + eps)   (optax.scale_by_rms)",
 }
+
+IMPLS: dict[str, str] = {
+    "optax": "optax's blocks: the chain of the module docstring",
+    "funcnn": "funcnn.optimizers, written from the papers' update rules",
+}
+"""Implementations of the named optimizers (``impl=``, RunConfig's ``optimizer_impl``)."""
+
+CONVENTIONS: dict[str, str] = {
+    "paper": "the papers' (funcnn.optimizers' defaults); needs impl='funcnn'",
+    "optax": "optax's (eps placement, initial accumulators, momentum's form)",
+}
+"""Conventions of funcnn's optimizers (``conventions=``; see ``docs/optimizers.md``)."""
+
+
+def resolve_conventions(impl: str, conventions: str | None) -> str:
+    """``conventions`` checked against ``impl``; None is optax's for "optax", the papers'
+    for "funcnn"."""
+    impl = checks.check_choice(impl, IMPLS, "optimizer_impl")
+    if conventions is None:
+        return "optax" if impl == "optax" else "paper"
+    checks.check_choice(conventions, CONVENTIONS, "conventions")
+    if impl == "optax" and conventions != "optax":
+        raise ValueError(
+            f"conventions={conventions!r} needs optimizer_impl='funcnn': optax's optimizers "
+            "follow optax's conventions only."
+        )
+    return conventions
+
 
 # Options each named direction accepts (passed through to the optax block).
 _DIRECTION_OPTIONS: dict[str, tuple[str, ...]] = {
@@ -205,6 +245,8 @@ def make_optimizer(
     weight_decay=0.0,
     clip_norm=None,
     momentum=0.9,
+    impl: str = "optax",
+    conventions: str | None = None,
     **options,
 ) -> optax.GradientTransformation:
     """An optax optimizer by name, with decoupled weight decay and gradient clipping.
@@ -224,8 +266,14 @@ def make_optimizer(
             "adamw" is "adam" with this set (at 0 they are identical).
         clip_norm: clip the gradient to this global L2 norm before anything else (None: off).
         momentum: the coefficient of "momentum" and "nesterov".
+        impl: "optax" (optax's blocks) or "funcnn" (:mod:`funcnn.optimizers`: the rule of
+            the papers, ``clip -> rule -> -eta_k lambda w``, the decay scaled by the
+            learning rate as in optax so that ``weight_decay`` means the same).
+        conventions: for ``impl="funcnn"``, "paper" (default) or "optax"
+            (:data:`funcnn.optimizers.CONVENTIONS`); for "optax" only None or "optax".
         **options: passed to the direction's optax block, e.g. ``b1``, ``b2``, ``eps`` for
-            Adam, ``decay`` for RMSProp.
+            Adam, ``decay`` for RMSProp (with ``impl="funcnn"``: to
+            :func:`funcnn.optimizers.make`).
 
     Returns:
         An ``optax.GradientTransformation``.
@@ -236,8 +284,14 @@ def make_optimizer(
             raise ValueError("clip_norm must be > 0 (or None to disable clipping); got 0.")
     checks.check_nonnegative(weight_decay, "weight_decay")
     front = [optax.clip_by_global_norm(clip_norm)] if clip_norm is not None else []
+    conventions = resolve_conventions(impl, conventions)
 
     if isinstance(name_or_transform, optax.GradientTransformation):
+        if impl != "optax":
+            raise ValueError(
+                f"optimizer_impl={impl!r} builds a named optimizer; an "
+                "optax.GradientTransformation is its own implementation: pass a name."
+            )
         if learning_rate is not None:
             raise ValueError(
                 "learning_rate must be None when passing an optax.GradientTransformation "
@@ -258,6 +312,12 @@ def make_optimizer(
     if learning_rate is None:
         raise ValueError(f'optimizer "{name}" needs a learning_rate (a number or a schedule).')
     check_lr(learning_rate, "learning_rate")
+    if impl == "funcnn":
+        rule = funcnn_optimizers.make(
+            name, learning_rate, weight_decay=weight_decay, momentum=momentum,
+            conventions=conventions, scale_decay_by_lr=True, **options,
+        )  # fmt: skip
+        return optax.chain(*front, rule) if front else rule
     parts = [*front, _direction(name, momentum, options)]
     if not checks.is_static_zero(weight_decay):
         parts.append(optax.add_decayed_weights(weight_decay, mask=weight_mask))
@@ -279,6 +339,10 @@ def build_optimizer(
     weight_decay=0.0,
     clip_norm=None,
     momentum=0.9,
+    optimizer_impl: str = "optax",
+    conventions: str | None = None,
+    layer_lr: tuple[float, ...] | None = None,
+    by_block: bool = False,
 ) -> tuple[optax.GradientTransformation, Schedule | None]:
     """``(optimizer, schedule)`` of a run: :func:`make_schedule` then :func:`make_optimizer`.
 
@@ -288,14 +352,34 @@ def build_optimizer(
     the schedules of :data:`SCHEDULES_WITH_TOTAL` (pass None for the others, so runs that
     differ only in length share one optimizer). An ``optax.GradientTransformation`` is used
     as is (behind ``clip_norm``), and the schedule is then None.
+
+    ``optimizer_impl`` and ``conventions`` choose the implementation (:func:`make_optimizer`).
+    ``layer_lr`` (one multiplier per entry of the model's params list) scales each layer's
+    update, :func:`funcnn.layerwise.scale_by_layer`; ``by_block=True`` runs the optimizer on
+    each layer apart (:func:`funcnn.layerwise.by_block`, with the multipliers), as the
+    layer-wise step needs. Both check the params list when the optimizer state is made.
     """
     if isinstance(optimizer, optax.GradientTransformation):
-        return make_optimizer(optimizer, clip_norm=clip_norm), None
+        opt = make_optimizer(
+            optimizer, clip_norm=clip_norm, impl=optimizer_impl, conventions=conventions
+        )
+        return per_layer(opt, layer_lr, by_block), None
     sched = make_schedule(schedule, lr, total_steps=total_steps, warmup_steps=warmup_steps)
     opt = make_optimizer(
-        optimizer, sched, weight_decay=weight_decay, clip_norm=clip_norm, momentum=momentum
-    )
-    return opt, sched
+        optimizer, sched, weight_decay=weight_decay, clip_norm=clip_norm, momentum=momentum,
+        impl=optimizer_impl, conventions=conventions,
+    )  # fmt: skip
+    return per_layer(opt, layer_lr, by_block), sched
+
+
+def per_layer(opt: optax.GradientTransformation, layer_lr=None, by_block: bool = False):
+    """``opt`` with per-layer multipliers ``layer_lr`` (None: none) and, with ``by_block``,
+    one state per layer (:func:`funcnn.layerwise.by_block`)."""
+    if by_block:
+        return layerwise.by_block(opt, layer_lr, name="layer_lr")
+    if layer_lr is None:
+        return opt
+    return optax.chain(opt, layerwise.scale_by_layer(layer_lr, name="layer_lr"))
 
 
 def learning_rate_at(schedule_or_lr, step) -> float:

@@ -14,6 +14,12 @@ The minibatch objective is the lecture's empirical risk on the batch plus option
 
 with the weights ``w`` of every layer (not the biases) in the penalties (the math paper,
 section 6.1; the digest, section 3).
+
+A step updates the parameters in one of the lecture's two forms (:data:`UPDATES`,
+:mod:`funcnn.layerwise`): ``"simultaneous"``, (u.1), every layer moves along the optimizer's
+direction taken at one point, ``w^(k+1) = w^(k) - alpha^(k) d^(k)``; or ``"layerwise"``,
+(u.2) as block coordinate descent, ``W_j^(k+1) = W_j^(k) - alpha_j^(k) D_j^(k)`` for
+``j = 1, ..., L`` in turn, the gradient of the batch recomputed after every block's update.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from funcnn import checks
+from funcnn import checks, layerwise
 from funcnn.data import epoch_batches, permutation  # noqa: F401  (permutation: re-exported)
 from funcnn.losses import LOSSES, l1_penalty, l2_penalty
 from funcnn.ops import one_hot
@@ -41,6 +47,11 @@ from funcnn.train.state import (
 )
 
 GRADS = ("autodiff", "manual")
+UPDATES: dict[str, str] = {
+    "simultaneous": "(u.1): w <- w - alpha_k d_k, every layer at the same point",
+    "layerwise": "(u.2) as block coordinate descent: W_j <- W_j - alpha_j^(k) D_j^(k), "
+    "j = 1..L in turn (input layer first), the gradient recomputed after each block",
+}
 CLASSIFICATION_LOSSES = ("softmax_cross_entropy", "binary_cross_entropy")
 
 
@@ -59,6 +70,22 @@ def check_loss(loss, grad: str = "autodiff") -> None:
 def check_grad(grad) -> None:
     """``grad`` is "autodiff" or "manual"."""
     checks.check_choice(grad, GRADS, "grad")
+
+
+def check_update(update, optimizer=None) -> None:
+    """``update`` is a name of :data:`UPDATES`; "layerwise" needs a per-layer optimizer."""
+    checks.check_choice(update, UPDATES, "update")
+    if (
+        update == "layerwise"
+        and optimizer is not None
+        and not isinstance(optimizer, layerwise.BlockwiseTransformation)
+    ):
+        raise TypeError(
+            'update="layerwise" updates one layer at a time and needs one optimizer state per '
+            "layer: pass funcnn.layerwise.by_block(optimizer) (build_optimizer(..., "
+            "by_block=True) does this); got "
+            f"{type(optimizer).__name__}."
+        )
 
 
 def make_objective(model, loss, *, l2=0.0, l1=0.0) -> Callable:
@@ -111,6 +138,7 @@ def make_step_fn(
     grad_norm: bool = True,
     augment=None,
     label_smoothing: float = 0.0,
+    update: str = "simultaneous",
 ) -> Callable:
     """The pure (un-jitted) step ``(state, (x, y)) -> (state, metrics)``.
 
@@ -124,7 +152,22 @@ def make_step_fn(
     ``label_smoothing`` eps trains softmax cross-entropy on the targets
     ``(1 - eps) one_hot(y) + eps / n_classes`` instead of ``one_hot(y)`` (the reported
     evaluation losses stay on the true labels).
+
+    ``update`` is "simultaneous" ((u.1): one optimizer update of every layer at the point
+    the gradient was taken) or "layerwise" ((u.2) as block coordinate descent,
+    :func:`funcnn.layerwise.optimizer_sweep`): for ``j = 1, ..., L`` (``params[0]`` first)
+    block ``j`` takes one step of its own optimizer state,
+    ``W_j <- W_j - alpha_j^(k) D_j^(k)``, with the gradient of the same batch (same dropout
+    mask and augmentation) recomputed after the blocks before it moved; a step costs ``L``
+    gradient evaluations, the first of which gives ``loss`` and ``grad_norm``. Input layer
+    first, as :func:`funcnn.layerwise.layerwise_sweep` and the exact BCD sweep
+    :func:`funcnn.layerwise.exact_bcd_sweep`: each later layer's gradient is then taken at
+    the features the updated earlier layers now produce, so a step is the same
+    Gauss-Seidel sweep as theirs. The optimizer must be a
+    :func:`funcnn.layerwise.by_block` one (one state per layer; the schedule's ``k`` counts
+    sweeps).
     """
+    check_update(update, optimizer)
     value_and_grad = make_value_and_grad(model, loss, grad=grad, l2=l2, l1=l1)
     stochastic = bool(model.stochastic)
     smooth = make_label_smoothing(model, loss, label_smoothing)
@@ -136,8 +179,17 @@ def make_step_fn(
         y = smooth(y)
         key = dropout_key(state.key, state.step) if stochastic else None
         j, grads = value_and_grad(state.params, x, y, key)
-        updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
-        params = optax.apply_updates(state.params, updates)
+        if update == "layerwise":  # (u.2): one block at a time, the gradient recomputed
+            params, opt_state = layerwise.optimizer_sweep(
+                lambda p: value_and_grad(p, x, y, key)[1],
+                state.params,
+                optimizer,
+                state.opt_state,
+                grads=grads,
+            )
+        else:  # (u.1): every block along its direction at the same point
+            updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
+            params = optax.apply_updates(state.params, updates)
         metrics = {"loss": j}
         if grad_norm:
             metrics["grad_norm"] = optax.tree.norm(grads)
@@ -199,6 +251,7 @@ def make_train_step(
     grad_norm: bool = True,
     augment=None,
     label_smoothing: float = 0.0,
+    update: str = "simultaneous",
 ):
     """One jitted training step ``step(state, (x, y)) -> (state, metrics)``.
 
@@ -214,7 +267,7 @@ def make_train_step(
         grad: "autodiff" (``jax.value_and_grad``) or "manual" (``funcnn.backprop``).
         l2, l1: penalty coefficients added to the loss (weights only).
         grad_norm: also return the gradient's global norm as a metric.
-        augment, label_smoothing: see :func:`make_step_fn`.
+        augment, label_smoothing, update: see :func:`make_step_fn`.
 
     Returns:
         ``step(state: TrainState, batch: (x (B, *input_shape), y (B, ...))) -> (state, metrics)``
@@ -222,7 +275,7 @@ def make_train_step(
     """
     step = make_step_fn(
         model, loss, optimizer, grad=grad, l2=l2, l1=l1, grad_norm=grad_norm, augment=augment,
-        label_smoothing=label_smoothing,
+        label_smoothing=label_smoothing, update=update,
     )  # fmt: skip
     return _counted_jit(step, donate_argnums=0)
 
@@ -255,6 +308,7 @@ def make_epoch_fn(
     data_seed: int | None = None,
     augment=None,
     label_smoothing: float = 0.0,
+    update: str = "simultaneous",
 ) -> Callable:
     """The pure (un-jitted) epoch ``(state, x, y) -> (state, metrics)``; see :func:`make_epoch`.
 
@@ -265,7 +319,7 @@ def make_epoch_fn(
     check_data_seed(data_seed)
     step = make_step_fn(
         model, loss, optimizer, grad=grad, l2=l2, l1=l1, augment=augment,
-        label_smoothing=label_smoothing,
+        label_smoothing=label_smoothing, update=update,
     )  # fmt: skip
 
     def batches(state: TrainState, x, y):
@@ -305,6 +359,7 @@ def make_epoch(
     data_seed: int | None = None,
     augment=None,
     label_smoothing: float = 0.0,
+    update: str = "simultaneous",
 ):
     """One epoch as one compiled call: ``epoch(state, x, y) -> (state, metrics)``.
 
@@ -317,11 +372,11 @@ def make_epoch(
 
     With ``mesh`` (a ``jax.sharding.Mesh`` with axis "data"), every batch is split across
     the mesh's devices and params stay replicated (see :mod:`funcnn.train.sharding`).
-    ``augment`` and ``label_smoothing``: see :func:`make_step_fn`.
+    ``augment``, ``label_smoothing`` and ``update``: see :func:`make_step_fn`.
     """
     kw = dict(
         batch_size=batch_size, grad=grad, l2=l2, l1=l1, data_seed=data_seed, augment=augment,
-        label_smoothing=label_smoothing,
+        label_smoothing=label_smoothing, update=update,
     )  # fmt: skip
     if mesh is None:
         return _counted_jit(make_epoch_fn(model, loss, optimizer, **kw), donate_argnums=0)

@@ -166,6 +166,9 @@ def test_non_finite_loss_exits_with_its_message(tmp_path, capsys):
         (["--model", "gru", "--hidden", "8"], "does not take the options ['hidden']"),
         (["--model", "cnn", "--channels", "4,8", "--strides", "1"], "one stride per convolution"),
         (["--model", "gru", "--chunk", "3"], "chunk (3 samples per step) must divide"),
+        (["--layer-lr", "1,x"], "layer_lr must be comma-separated numbers"),
+        (["--layer-lr", "1,1"], "layer_lr has 2 entries but the model's params list has 3"),
+        (["--conventions", "paper"], "conventions='paper' needs optimizer_impl='funcnn'"),
     ],
 )
 def test_bad_arguments_get_their_message(tmp_path, capsys, args, message):
@@ -242,3 +245,15 @@ def test_the_real_command(tmp_path):
     assert json.loads(proc.stdout)["epoch"] == 3
     assert "mlp on iris: 100%" in proc.stderr and "3/3" in proc.stderr  # the progress bar
     assert _files(out) == ["checkpoints", "learning_curves.png", "metrics.json"]
+
+
+def test_update_rule_flags_reach_metrics_json(tmp_path, capsys):
+    out = tmp_path / "run"
+    flags = ["--optimizer-impl", "funcnn", "--layer-lr", "1,0.5", "--update", "layerwise"]
+    assert main(["train", *TINY, *flags, "--out", str(out), "--no-plot"]) == 0
+    run = json.loads((out / "metrics.json").read_text())["config"]["run"]
+    assert (run["optimizer_impl"], run["conventions"]) == ("funcnn", "paper")
+    assert run["layer_lr"] == [1.0, 0.5] and run["update"] == "layerwise"
+    default = _config().run
+    assert (default.optimizer_impl, default.conventions) == ("optax", "optax")
+    assert default.layer_lr is None and default.update == "simultaneous"

@@ -25,6 +25,7 @@ for a model), ``checkpoint``, ``loop`` (the epoch loop), ``fit``, ``seeds`` (``f
 from funcnn.io import device_info, versions
 from funcnn.train.checkpoint import Checkpointer
 from funcnn.train.config import GRID_NAMES, RESUME_FREE, RunConfig
+from funcnn.train.evaluate import evaluate, make_eval, make_eval_fn
 from funcnn.train.fit import FitResult, fit, fit_sharded
 from funcnn.train.inputs import infer_loss, prepare_targets
 from funcnn.train.job import JobConfig, JobResult, train_and_evaluate
@@ -47,11 +48,8 @@ from funcnn.train.seeds import (
 from funcnn.train.sharding import make_mesh
 from funcnn.train.state import TrainState, dropout_key, init_state, shuffle_key
 from funcnn.train.step import (
-    evaluate,
     make_epoch,
     make_epoch_fn,
-    make_eval,
-    make_eval_fn,
     make_objective,
     make_step_fn,
     make_train_step,

@@ -16,12 +16,13 @@ from typing import Any, NamedTuple
 import jax
 
 from funcnn.train.config import RunConfig, run_config
+from funcnn.train.evaluate import make_eval, precompile
 from funcnn.train.inputs import prepare, resolve_dataset
 from funcnn.train.loop import Plan, run_loop
 from funcnn.train.optim import epoch_end_lrs
 from funcnn.train.sharding import check_batch_divisible, make_mesh, replicate
 from funcnn.train.state import TrainState, init_state, seed_key
-from funcnn.train.step import make_epoch, make_eval, precompile
+from funcnn.train.step import make_epoch
 
 
 class FitResult(NamedTuple):

@@ -339,7 +339,7 @@ def run_loop(plan: Plan, state: TrainState, *, t0, pending=None, placement=None,
         state: the initial training state.
         t0: ``time.perf_counter()`` at the start of the call (for ``time_s`` and the wall
             time).
-        pending: a future of the programs compiling in the background (:func:`funcnn.train.step.precompile`),
+        pending: a future of the programs compiling in the background (:func:`funcnn.train.evaluate.precompile`),
             awaited before the first epoch.
         placement: a function placing the (restored) state on the devices, or None.
         callback: ``callback(epoch, state, history) -> bool``; True stops training.

@@ -23,11 +23,12 @@ import numpy as np
 import optax
 
 from funcnn.train.config import GRID_NAMES, RunConfig, check_seeds, run_config
+from funcnn.train.evaluate import make_eval_fn, precompile
 from funcnn.train.inputs import prepare, resolve_dataset
 from funcnn.train.loop import Plan, run_loop
 from funcnn.train.optim import build_optimizer, epoch_end_lrs
 from funcnn.train.state import TrainState, init_params, seed_key
-from funcnn.train.step import batches_for, make_epoch_fn, make_eval_fn, precompile
+from funcnn.train.step import batches_for, make_epoch_fn
 
 
 class SeedsResult(NamedTuple):

@@ -397,11 +397,13 @@ def draw(args, numbers: dict, curves: dict, n_seeds: int) -> list[str]:
     )
     axes[0].title.set_fontsize(9)
     axes[0].legend(loc="upper left", fontsize=8)
-    for i, name in enumerate(names):
+    bases = list(dict.fromkeys(n.removesuffix("_shuffled") for n in names))
+    for name in names:
         steps, c = curves[name]
+        color = f"C{bases.index(name.removesuffix('_shuffled')) % 10}"  # shuffled: same hue
         ls = "--" if ROWS[name].shuffled else "-"
-        axes[1].plot(steps, c.mean(0), color=f"C{i % 10}", ls=ls, label=ROWS[name].title)
-        axes[1].fill_between(steps, c.min(0), c.max(0), color=f"C{i % 10}", alpha=0.2)
+        axes[1].plot(steps, c.mean(0), color=color, ls=ls, label=ROWS[name].title)
+        axes[1].fill_between(steps, c.min(0), c.max(0), color=color, alpha=0.2)
     axes[1].set(
         xlabel="update",
         ylabel="test accuracy (mean; band: min-max over seeds)",

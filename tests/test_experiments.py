@@ -124,3 +124,31 @@ def test_full_mode_defaults_to_three_seeds_quick_to_one(tmp_path):
     assert verdict(record) == "**no**"
     with pytest.raises(SystemExit):
         parse_args(["--seeds", "0"])
+
+
+def test_relu_interpolant_interpolates_and_its_error_falls_like_width_squared():
+    import jax
+    import numpy as np
+
+    from experiments.universal_approximation import interpolant, relu_features, slope, target
+
+    knots = np.linspace(-1.0, 1.0, 9)
+    with jax.enable_x64(True):
+        s, t, c = interpolant(8)
+        np.testing.assert_allclose(relu_features(knots, s, t) @ c, target(knots), atol=1e-12)
+    widths = [8, 16, 32, 64]
+    assert slope(widths, [3.0 / w**2 for w in widths], 8) == pytest.approx(-2.0)
+    assert slope([4] + widths, [1.0] + [1.0 / w for w in widths], 8) == pytest.approx(-1.0)
+
+
+def test_polynomial_learning_curve_shapes_and_the_overfit_it_shows():
+    import jax
+    import numpy as np
+
+    from experiments.polynomial_fit import build_parser, learning_curve
+
+    args = build_parser().parse_args(["--curve-n", "20", "1000", "--curve-draws", "2"])
+    ns, errors = learning_curve(jax.random.key(0), args, [1, 3, 20])
+    assert ns == [20, 1000] and errors.shape == (2, 2, 3)
+    assert np.all(errors[:, 0, 2] > 100 * errors[:, 0, 1])  # degree 20 on 20 points
+    assert np.all(errors[:, 1, 1] < 1.5 * 0.1**2 / 2)  # degree 3 on 1,000: the noise floor

@@ -19,4 +19,6 @@ STUDIES = [
     "sgd_vs_batch",
     "manual_vs_autodiff",
     "mnist1d_table",
+    "convolution",
+    "gradients_through_time",
 ]

@@ -11,6 +11,11 @@ Each study runs in this process (sharing JAX's compilation cache), writes
 number, whether the claim held) and every study's plots. A study that crashes is reported
 as such and makes the command exit with status 1; a claim that does not hold is reported
 as not holding (``--strict`` turns that into exit status 1 as well).
+
+Every claim is evaluated over ``--seeds`` seeds (default 3; 1 with ``--quick``): a study that
+checks its claim on several seeds or data draws itself (``held_draws`` in its record) runs
+once; any other runs again with seeds ``SEED + 1, ...`` (into ``OUT/NAME/seed_S/``), and its
+claim holds only if it holds for every seed. The report gives the fraction that held.
 """
 
 from __future__ import annotations
@@ -36,6 +41,12 @@ def parse_args(argv=None):
     )
     p.add_argument("--quick", action="store_true", help="small sizes, for the report and CI")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--seeds",
+        type=int,
+        default=None,
+        help="seeds each claim is evaluated over (default 3; with --quick 1)",
+    )
     p.add_argument("--out", type=Path, default=Path("results"), help="report folder")
     p.add_argument("--strict", action="store_true", help="exit 1 if any claim does not hold")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -44,18 +55,47 @@ def parse_args(argv=None):
     if unknown:
         p.error(f"unknown study {', '.join(unknown)}; valid names are: {', '.join(STUDIES)}")
     args.studies = args.studies or list(STUDIES)
+    if args.seeds is None:
+        args.seeds = 1 if args.quick else 3
+    if args.seeds < 1:
+        p.error(f"--seeds must be >= 1; got {args.seeds}")
     return args
+
+
+def run_over_seeds(study_main, name: str, args) -> dict:
+    """``study_main(argv) -> record`` with ``--seed``, then with ``--seed + 1, ...`` until the
+    claim has been evaluated ``args.seeds`` times.
+
+    A record that already carries ``held_draws`` (at least ``args.seeds`` verdicts, from the
+    study's own draws) is returned as it is. Otherwise the first seed's record is returned
+    with ``held_draws`` (one verdict per seed), ``held_fraction``, ``held_over = "seeds"``,
+    and ``held`` true only if the claim held for every seed.
+    """
+
+    def run(seed: int, out: Path) -> dict:
+        argv = ["--seed", str(seed), "--out", str(out)]
+        return study_main(argv + ["--quick"] if args.quick else argv)
+
+    record = run(args.seed, args.out / name)
+    if len(record.get("held_draws") or []) >= args.seeds:
+        return record
+    held = [bool(record["held"])]
+    for seed in range(args.seed + 1, args.seed + args.seeds):
+        held.append(bool(run(seed, args.out / name / f"seed_{seed}")["held"]))
+    if len(held) > 1:
+        record.update(
+            held=all(held), held_draws=held, held_fraction=sum(held) / len(held), held_over="seeds"
+        )
+    return record
 
 
 def run_study(name: str, args) -> dict:
     module = importlib.import_module(f"experiments.{name}")
-    argv = ["--seed", str(args.seed), "--out", str(args.out / name)]
-    if args.quick:
-        argv.append("--quick")
     start = time.perf_counter()
     try:
-        record = module.main(argv)
-        record.setdefault("wall_time_s", time.perf_counter() - start)
+        record = run_over_seeds(module.main, name, args)
+        if record.get("held_over") == "seeds" or record.get("wall_time_s") is None:
+            record["wall_time_s"] = time.perf_counter() - start
         return record
     except Exception as e:  # reported in the table, never hidden
         traceback.print_exc()
@@ -74,6 +114,17 @@ def _cell(text) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
+def verdict(record: dict) -> str:
+    """``yes``, ``**no**`` or ``crashed``, with the fraction of seeds or draws that held."""
+    if record.get("crashed"):
+        return "crashed"
+    text = "yes" if record["held"] else "**no**"
+    draws = record.get("held_draws")
+    if draws:
+        text += f" ({sum(draws)}/{len(draws)} {record.get('held_over', 'draws')})"
+    return text
+
+
 def render_report(records: list[dict], args, total_s: float) -> str:
     env = environment()
     dev = env["device"]
@@ -82,7 +133,7 @@ def render_report(records: list[dict], args, total_s: float) -> str:
         "",
         f"Mode: {'quick' if args.quick else 'full'}; seed {args.seed}; device {dev['platform']} "
         f"({dev['device_kind']}); jax {env['versions']['jax']}, optax {env['versions']['optax']}; "
-        f"total {total_s:.0f} s. Regenerate with `python -m experiments{' --quick' if args.quick else ''}`.",
+        f"claims over {args.seeds} seed(s) each; total {total_s:.0f} s. Regenerate with `python -m experiments{' --quick' if args.quick else ''}`.",
         "",
         f"{sum(r['held'] for r in records)} of {len(records)} claims held.",
         "",
@@ -90,7 +141,7 @@ def render_report(records: list[dict], args, total_s: float) -> str:
         "|---|---|---|---|---|---|",
     ]
     for i, r in enumerate(records, 1):
-        held = "crashed" if r.get("crashed") else ("yes" if r["held"] else "**no**")
+        held = verdict(r)
         lines.append(
             f"| {i} | [{r['study']}](#{r['study'].replace('_', '-')}) | {_cell(r['claim'])} | "
             f"{_cell(r['headline'])} | {held} | {r.get('wall_time_s') or 0:.1f} |"
@@ -103,6 +154,8 @@ def render_report(records: list[dict], args, total_s: float) -> str:
             f"**Claim.** {r['claim']}",
             "",
             f"**Measured.** {r['headline']}",
+            "",
+            f"**Holds.** {verdict(r)}",
             "",
         ]
         for png in r.get("plots", []):

@@ -103,6 +103,7 @@ def finish(
     plots: list[str],
     config: dict | None = None,
     wall_time_s: float | None = None,
+    held_draws: list[bool] | None = None,
 ) -> dict:
     """Write ``args.out/metrics.json`` and print the summary; return the record.
 
@@ -112,6 +113,9 @@ def finish(
         headline: the measured number(s) in one short line, for the report's table.
         numbers: every measured quantity worth keeping.
         plots: PNG file names inside ``args.out``.
+        held_draws: where the study evaluates its claim on several seeds or data draws itself,
+            the verdict on each; the record then carries them and their ``held_fraction``,
+            and ``python -m experiments`` does not rerun the study with other seeds.
     """
     record = {
         "study": name,
@@ -124,6 +128,10 @@ def finish(
         "wall_time_s": wall_time_s,
         **environment(),
     }
+    if held_draws is not None:
+        record["held_draws"] = [bool(h) for h in held_draws]
+        record["held_fraction"] = sum(record["held_draws"]) / max(1, len(held_draws))
+        record["held_over"] = "draws"
     write_json_atomic(Path(args.out) / "metrics.json", record)
     status = "HOLDS" if held else "DOES NOT HOLD"
     print(f"[{name}] {status}: {claim}\n[{name}] measured: {headline}\n[{name}] wrote {args.out}/")

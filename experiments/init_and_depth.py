@@ -1,4 +1,5 @@
-"""Gradients vanish through deep sigmoid or small-initialized MLPs; the matched scheme keeps them.
+"""Gradients vanish through deep sigmoid or small-initialized MLPs, explode through
+large-gain ones; the matched scheme keeps them.
 
 Claim (the digest, section 5 "Numerical Stability and Initialization"; the lecture's practical
 issues, "vanishing gradient (numbers below machine precision)"): at initialization, in an MLP
@@ -8,6 +9,13 @@ activation is the sigmoid (whatever the scheme: sigma' <= 1/4) or when the weigh
 from N(0, 0.01^2) (whatever the activation): the ratio ||delta_1|| / ||delta_L|| of the first
 layer's to the last layer's is below 1e-3. With the scheme matched to the activation (Xavier
 for tanh, He for ReLU) it stays within [1e-2, 1e2] over the 50 layers: no geometric decay.
+With too large a gain it explodes instead: ReLU with He's draw times 2 (std 2 sqrt(2/n)) has
+``||delta_1|| / ||delta_L|| > 1e3``. Why: each ReLU layer multiplies the expected squared
+norm of the delta by n Var(w) / 2 (half the units pass), which He makes 1 and gain 2 makes 4,
+so the ratio grows like 2^(L-1), about 5e14 at L = 50 (measured in quick mode, width 64, one
+draw: 5.0e15, the finite-width wander of ReLU+He's 7.2 on top; float64 keeps it finite, and
+so would float32 at this depth). Measured beside it: tanh with the same doubled He draw
+explodes too (6e5), sigmoid with it still vanishes (2e-14: sigma' <= 1/4 outweighs the gain).
 
 Why that band and not a tighter one: Xavier keeps Var(delta_j) = Var(delta_{j+1}) only to first
 order (sigma'(0) = 1); tanh' < 1 away from 0 still shrinks delta slowly, like a power of the
@@ -60,16 +68,20 @@ from funcnn.initializers import get_initializer
 NAME = "init_and_depth"
 CLAIM = (
     "at depth 50, ||delta_1||/||delta_L|| < 1e-3 for sigmoid (any init) and for N(0, 0.01^2) "
-    "init (any activation); within [1e-2, 1e2] for tanh+Xavier and ReLU+He"
+    "init (any activation); within [1e-2, 1e2] for tanh+Xavier and ReLU+He; > 1e3 for ReLU "
+    "with He's gain doubled (exploding)"
 )
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu")
-#: scheme label -> (funcnn initializer name, its options)
+#: scheme label -> (funcnn initializer name, its options, gain multiplying its draw)
 SCHEMES = {
-    "small normal (0.01)": ("normal", {"std": 0.01}),
-    "Xavier": ("xavier_normal", {}),
-    "He": ("he_normal", {}),
+    "small normal (0.01)": ("normal", {"std": 0.01}, 1.0),
+    "Xavier": ("xavier_normal", {}, 1.0),
+    "He": ("he_normal", {}, 1.0),
+    "He x 2": ("he_normal", {}, 2.0),
 }
+EXPLODING = "relu + He x 2"
+EXPLODE_ABOVE = 1e3
 MATCHED = {"tanh": "Xavier", "relu": "He"}
 VANISH_BELOW = 1e-3
 STABLE_RANGE = (1e-2, 1e2)
@@ -104,9 +116,9 @@ def init_params(key, scheme: str, depth: int, width: int, dtype):
     Layer j's weights come from funcnn's initializer with key ``fold_in(key, j)``, so every
     scheme sees the same standard-normal draw, scaled by its own standard deviation.
     """
-    name, options = SCHEMES[scheme]
+    name, options, gain = SCHEMES[scheme]
     init = get_initializer(name, **options)
-    w = [init(jax.random.fold_in(key, j), (width, width), dtype) for j in range(depth)]
+    w = [gain * init(jax.random.fold_in(key, j), (width, width), dtype) for j in range(depth)]
     hidden = {"w": jnp.stack(w[:-1]), "b": jnp.zeros((depth - 1, width), dtype)}
     out = {"w": w[-1], "b": jnp.zeros((width,), dtype)}
     return hidden, out
@@ -257,13 +269,14 @@ def main(argv=None) -> dict:
         for name, d in delta.items()
     }
     at_depth = {name: r[deepest] for name, r in ratios.items()}
-    vanishing = [f"sigmoid + {s}" for s in SCHEMES] + [
+    vanishing = [f"sigmoid + {s}" for s in SCHEMES if SCHEMES[s][2] == 1.0] + [
         f"{a} + small normal (0.01)" for a in ACTIVATIONS[1:]
     ]
     stable = [f"{a} + {s}" for a, s in MATCHED.items()]
     held = (
         all(at_depth[c] < VANISH_BELOW for c in vanishing)
         and all(STABLE_RANGE[0] <= at_depth[c] <= STABLE_RANGE[1] for c in stable)
+        and at_depth[EXPLODING] > EXPLODE_ABOVE
         and worst_check < CHECK_RTOL
     )
     profiles = {
@@ -278,7 +291,8 @@ def main(argv=None) -> dict:
     headline = (
         f"depth {deepest}: ||delta_1||/||delta_L|| sigmoid+small {at_depth[vanishing[0]]:.1e}, "
         f"largest vanishing config {worst_vanish:.1e}; tanh+Xavier "
-        f"{at_depth['tanh + Xavier']:.2f}, ReLU+He {at_depth['relu + He']:.2f}; "
+        f"{at_depth['tanh + Xavier']:.2f}, ReLU+He {at_depth['relu + He']:.2f}; ReLU+He x 2 "
+        f"{at_depth[EXPLODING]:.1e}; "
         f"float32 zero-delta layers (sigmoid+small) {underflow[vanishing[0]]}/{deepest}"
     )
     return finish(
@@ -293,6 +307,7 @@ def main(argv=None) -> dict:
             "ratio_at_deepest": at_depth,
             "vanishing_configs": vanishing,
             "stable_configs": stable,
+            "exploding_config": EXPLODING,
             "float32_layers_with_zero_delta": underflow,
             "scan_vs_mlp_backward_max_rel_diff": worst_check,
             "delta_norm_per_layer": {n: p["delta"] for n, p in profiles.items()},
@@ -342,6 +357,7 @@ def plot_ratios(ratios: dict, depths: list, args) -> str:
         ax.semilogy(depths, [r[d] for d in depths], style, marker=markers[act], label=name)
     ax.axhspan(*STABLE_RANGE, color="green", alpha=0.12, label="stable band [1e-2, 1e2]")
     ax.axhline(VANISH_BELOW, color="red", lw=0.8, label="vanishing threshold 1e-3")
+    ax.axhline(EXPLODE_ABOVE, color="purple", lw=0.8, label="exploding threshold 1e3")
     ax.set(
         xlabel="depth L (layers)",
         ylabel="||delta_1|| / ||delta_L|| (log scale)",

@@ -10,7 +10,14 @@ floor); on few points (the first ``--n-few`` = 20), degree 20 **overfits** (trai
 below degree 3's on the same points, test error above 10x degree 3's). Trained by the digest's
 minibatch SGD (D2L: batch 10, learning rate 0.01 on the loss without the 1/2, i.e. 0.02 here),
 degree 1's training error stays above 10x the noise floor at every epoch: more training cannot
-cure underfitting.
+cure underfitting. And on the **learning curve** (least squares, test error against the number
+of training points n = 10, 15, 20, 30, 50, 100, 200, 500, 1,000, the median over ``--curve-draws``
+= 20 draws of the data), more data cures overfitting but not underfitting: degree 20's median
+test error is above 1,000x degree 3's at n <= 20 (measured 1e10 to 1e12x over study seeds 0-2)
+and below 1.5x degree 3's at n = 1,000 (measured 1.05x to 1.15x); degree 1's stays above 100x
+the noise floor at every n (measured >= 760x); degree 3's is within 1.2x of the floor at
+n = 1,000 (measured 1.02x). So degree 20 on 20 points is one point of a curve, not the only
+evidence.
 
 Measured alongside (not part of the claim): degree 20 on all 100 points overfits for some draws
 of the data and not for others (it depends on whether test inputs fall outside the training
@@ -41,8 +48,15 @@ NAME = "polynomial_fit"
 CLAIM = (
     "least squares, n=100: degree 1 train and test > 10x noise floor (underfits), degree 3 test "
     "< 2x floor (fits); n=20: degree 20 train < degree 3's, test > 10x degree 3's (overfits); "
-    "SGD never trains degree 1 below 10x the floor"
+    "SGD never trains degree 1 below 10x the floor; learning curve (median of 20 draws): "
+    "degree 20 > 1000x degree 3 at n <= 20, < 1.5x at n = 1000; degree 1 > 100x floor at every "
+    "n; degree 3 < 1.2x floor at n = 1000"
 )
+CURVE_SMALL_N = 20  # degree 20 overfits at n <= this ...
+CURVE_OVERFIT = 1000.0  # ... by this factor over degree 3 (measured 1e10 to 1e12)
+CURVE_CURED = 1.5  # degree 20 / degree 3 at the largest n (measured 1.05 to 1.15)
+CURVE_UNDERFIT = 100.0  # degree 1 / floor at every n (measured >= 760)
+CURVE_FLOOR = 1.2  # degree 3 / floor at the largest n (measured 1.02)
 
 
 def build_parser():
@@ -61,7 +75,42 @@ def build_parser():
     )
     p.add_argument("--batch-size", type=int, default=10, help="SGD minibatch (D2L: 10)")
     p.add_argument("--epochs", type=int, default=1500, help="SGD epochs (D2L: 400 and 1500)")
+    p.add_argument(
+        "--curve-n",
+        type=int,
+        nargs="+",
+        default=[10, 15, 20, 30, 50, 100, 200, 500, 1000],
+        help="training-set sizes of the learning curve",
+    )
+    p.add_argument("--curve-draws", type=int, default=20, help="data draws of the learning curve")
     return p
+
+
+def learning_curve(key, args, degrees):
+    """Least-squares test error of each degree against the number of training points.
+
+    Draw ``i`` generates ``max(n)`` training points with ``fold_in(key, i)`` and fits each
+    degree on its first ``n``; the test set is that draw's own ``--n-test`` points.
+
+    Returns:
+        ``(curve_draws, len(curve_n), len(degrees))`` test errors.
+    """
+    ns = sorted(set(args.curve_n))
+    errors = np.zeros((args.curve_draws, len(ns), len(degrees)))
+    for i in range(args.curve_draws):
+        ds = make_polynomial(
+            jax.random.fold_in(key, i),
+            ns[-1],
+            args.n_test,
+            degree=args.max_degree,
+            noise=args.noise,
+        )
+        for j, n in enumerate(ns):
+            _, test = least_squares_errors(
+                ds.x_train[:n], ds.y_train[:n], ds.x_test, ds.y_test, args.max_degree
+            )
+            errors[i, j] = test[degrees]
+    return ns, errors
 
 
 def least_squares_errors(x_train, y_train, x_test, y_test, max_degree: int):
@@ -125,7 +174,7 @@ def main(argv=None) -> dict:
     if args.quick:
         args.epochs = min(args.epochs, 400)
     key = jax.random.key(args.seed)
-    k_data, k_init = jax.random.split(key)
+    k_data, k_init, k_curve = jax.random.split(key, 3)
     floor = args.noise**2 / 2  # the expected error of the true curve
     degrees = [1, 3, args.max_degree]
     with Timer() as t:
@@ -145,16 +194,25 @@ def main(argv=None) -> dict:
         sgd_train, sgd_test = sgd_curves(
             k_init, ds, degrees, lr=args.lr, batch_size=args.batch_size, epochs=args.epochs
         )
+        curve_n, curve = learning_curve(k_curve, args, degrees)
 
     hi = args.max_degree
     underfits = ls_train[1] > 10 * floor and ls_test[1] > 10 * floor
     fits = ls_test[3] < 2 * floor
     overfits = few_train[hi] < few_train[3] and few_test[hi] > 10 * few_test[3]
     sgd_underfits = bool(np.all(sgd_train[0] > 10 * floor))
-    held = bool(underfits and fits and overfits and sgd_underfits)
+    med = np.median(curve, axis=0)  # (len(curve_n), 3): degrees 1, 3, max
+    small = np.asarray(curve_n) <= CURVE_SMALL_N
+    curve_checks = {
+        "overfits_at_small_n": bool(np.all(med[small, 2] > CURVE_OVERFIT * med[small, 1])),
+        "cured_at_largest_n": bool(med[-1, 2] < CURVE_CURED * med[-1, 1]),
+        "degree1_underfits_at_every_n": bool(np.all(med[:, 0] > CURVE_UNDERFIT * floor)),
+        "degree3_at_floor_at_largest_n": bool(med[-1, 1] < CURVE_FLOOR * floor),
+    }
+    held = bool(underfits and fits and overfits and sgd_underfits and all(curve_checks.values()))
 
     plt = pyplot()
-    fig, axes = plt.subplots(1, 2, figsize=(13, 4.5))
+    fig, axes = plt.subplots(1, 3, figsize=(19, 4.5))
     deg = np.arange(hi + 1)
     axes[0].semilogy(deg, ls_train, "o-", color="tab:blue", label=f"train, n={args.n_train}")
     axes[0].semilogy(deg, ls_test, "o-", color="tab:orange", label=f"test, n={args.n_train}")
@@ -183,6 +241,17 @@ def main(argv=None) -> dict:
         title=f"Minibatch SGD (eta={args.lr}, B={args.batch_size}), n={args.n_train}",
     )
     axes[1].legend(fontsize=8, ncol=2)
+    for i, (d, c) in enumerate(zip(degrees, ["tab:red", "tab:green", "tab:purple"])):
+        q25, q75 = np.percentile(curve[:, :, i], [25, 75], axis=0)
+        axes[2].loglog(curve_n, med[:, i], "o-", color=c, label=f"degree {d}, median")
+        axes[2].fill_between(curve_n, q25, q75, color=c, alpha=0.2)
+    axes[2].axhline(floor, color="k", ls=":", label="noise floor")
+    axes[2].set(
+        xlabel="training points n",
+        ylabel="test error (least squares)",
+        title=f"Learning curve: median and quartiles of {args.curve_draws} draws",
+    )
+    axes[2].legend(fontsize=8)
     fig.tight_layout()
     plots = [save_figure(fig, args.out / "polynomial_fit.png")]
 
@@ -190,7 +259,10 @@ def main(argv=None) -> dict:
         f"least squares train/test: deg 1 {ls_train[1]:.3g}/{ls_test[1]:.3g}, "
         f"deg 3 {ls_train[3]:.3g}/{ls_test[3]:.3g} (floor {floor:.3g}); n={args.n_few}: deg 3 "
         f"{few_train[3]:.3g}/{few_test[3]:.3g}, deg {hi} {few_train[hi]:.3g}/{few_test[hi]:.3g}; "
-        f"SGD deg 1 min train {sgd_train[0].min():.3g}"
+        f"SGD deg 1 min train {sgd_train[0].min():.3g}; curve: deg {hi}/deg 3 "
+        f"{med[small, 2].min() / med[small, 1].max():.2g}x at n <= {CURVE_SMALL_N}, "
+        f"{med[-1, 2] / med[-1, 1]:.2f}x at n = {curve_n[-1]}; deg 1 >= "
+        f"{med[:, 0].min() / floor:.0f}x floor; deg 3 {med[-1, 1] / floor:.2f}x floor"
     )
     return finish(
         NAME,
@@ -216,6 +288,11 @@ def main(argv=None) -> dict:
             "sgd_min_test": sgd_test.min(axis=1),
             "sgd_degree1_min_train": float(sgd_train[0].min()),
             "sgd_high_degree_test_over_least_squares": float(sgd_test[2, -1] / ls_test[hi]),
+            "curve_n": curve_n,
+            "curve_degrees": degrees,
+            "curve_test_error": curve,
+            "curve_median_test_error": med,
+            "curve_checks": curve_checks,
         },
         plots=plots,
         wall_time_s=t.seconds,

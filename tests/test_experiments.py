@@ -11,6 +11,7 @@ import pytest
 
 from experiments import STUDIES
 from experiments.__main__ import main as report_main
+from experiments.__main__ import parse_args, run_over_seeds, verdict
 
 REQUIRED = {
     "study",
@@ -71,3 +72,83 @@ def test_unknown_study_is_rejected(capsys):
     with pytest.raises(SystemExit):
         report_main(["no_such_study"])
     assert "unknown study no_such_study" in capsys.readouterr().err
+
+
+def fake_study(held_by_seed, own_draws=None):
+    """A study's ``main`` whose claim holds for the seeds in ``held_by_seed``; records calls."""
+    calls = []
+
+    def main(argv):
+        seed = int(argv[argv.index("--seed") + 1])
+        calls.append((seed, argv[argv.index("--out") + 1], "--quick" in argv))
+        record = {"study": "fake", "claim": "c", "held": held_by_seed(seed), "headline": "h"}
+        if own_draws is not None:
+            record.update(held_draws=own_draws, held_fraction=sum(own_draws) / len(own_draws))
+        return record
+
+    return main, calls
+
+
+def test_each_claim_is_evaluated_over_the_seeds_and_holds_only_if_it_holds_for_all(tmp_path):
+    args = parse_args(["--seed", "4", "--seeds", "3", "--out", str(tmp_path)])
+    study, calls = fake_study(lambda seed: seed != 5)
+    record = run_over_seeds(study, "fake", args)
+    assert [c[0] for c in calls] == [4, 5, 6]
+    assert calls[0][1] == str(tmp_path / "fake")
+    assert calls[1][1] == str(tmp_path / "fake" / "seed_5")
+    assert record["held_draws"] == [True, False, True] and record["held"] is False
+    assert record["held_fraction"] == pytest.approx(2 / 3)
+    assert verdict(record) == "**no** (2/3 seeds)"
+    study, calls = fake_study(lambda seed: True)
+    record = run_over_seeds(study, "fake", args)
+    assert record["held"] is True and verdict(record) == "yes (3/3 seeds)"
+
+
+def test_a_study_with_its_own_draws_runs_once_and_keeps_its_verdict(tmp_path):
+    args = parse_args(["--seeds", "3", "--out", str(tmp_path)])
+    study, calls = fake_study(lambda seed: True, own_draws=[True, False, True, True])
+    record = run_over_seeds(study, "fake", args)
+    assert len(calls) == 1 and record["held"] is True
+    assert verdict(record) == "yes (3/4 draws)"
+    study, calls = fake_study(lambda seed: True, own_draws=[True, True])  # fewer than 3
+    record = run_over_seeds(study, "fake", args)
+    assert len(calls) == 3 and record["held_over"] == "seeds"
+
+
+def test_full_mode_defaults_to_three_seeds_quick_to_one(tmp_path):
+    assert parse_args([]).seeds == 3
+    assert parse_args(["--quick"]).seeds == 1
+    study, calls = fake_study(lambda seed: False)
+    record = run_over_seeds(study, "fake", parse_args(["--quick", "--out", str(tmp_path)]))
+    assert len(calls) == 1 and calls[0][2] and "held_draws" not in record
+    assert verdict(record) == "**no**"
+    with pytest.raises(SystemExit):
+        parse_args(["--seeds", "0"])
+
+
+def test_relu_interpolant_interpolates_and_its_error_falls_like_width_squared():
+    import jax
+    import numpy as np
+
+    from experiments.universal_approximation import interpolant, relu_features, slope, target
+
+    knots = np.linspace(-1.0, 1.0, 9)
+    with jax.enable_x64(True):
+        s, t, c = interpolant(8)
+        np.testing.assert_allclose(relu_features(knots, s, t) @ c, target(knots), atol=1e-12)
+    widths = [8, 16, 32, 64]
+    assert slope(widths, [3.0 / w**2 for w in widths], 8) == pytest.approx(-2.0)
+    assert slope([4] + widths, [1.0] + [1.0 / w for w in widths], 8) == pytest.approx(-1.0)
+
+
+def test_polynomial_learning_curve_shapes_and_the_overfit_it_shows():
+    import jax
+    import numpy as np
+
+    from experiments.polynomial_fit import build_parser, learning_curve
+
+    args = build_parser().parse_args(["--curve-n", "20", "1000", "--curve-draws", "2"])
+    ns, errors = learning_curve(jax.random.key(0), args, [1, 3, 20])
+    assert ns == [20, 1000] and errors.shape == (2, 2, 3)
+    assert np.all(errors[:, 0, 2] > 100 * errors[:, 0, 1])  # degree 20 on 20 points
+    assert np.all(errors[:, 1, 1] < 1.5 * 0.1**2 / 2)  # degree 3 on 1,000: the noise floor

@@ -105,6 +105,8 @@ def configs(args) -> dict:
                 clip_norm=d["clip_norm"],
                 l2=d["l2"],
                 l1=d["l1"],
+                augment=d["augment"],
+                label_smoothing=d["label_smoothing"],
                 eval_train=False,
             ),
         )

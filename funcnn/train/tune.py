@@ -55,7 +55,7 @@ from funcnn.data import Augment, Dataset, train_val_split
 from funcnn.io import provenance, to_jsonable, write_json
 from funcnn.train.config import GRID_NAMES, RunConfig
 from funcnn.train.loop import NonFiniteLossError
-from funcnn.train.registry import MODELS, RECIPES, Recipe, build_model
+from funcnn.train.registry import MNIST1D_AUGMENT, MODELS, RECIPES, Recipe, build_model
 from funcnn.train.seeds import fit_seeds
 
 #: The seeds the chosen recipe trains with on the whole training set, for its test figure.
@@ -118,8 +118,9 @@ def _plain(value):
 
 
 # Augmentations of MNIST-1D's own generative process (funcnn.data.augment): a circular shift
-# of up to 8 or 16 of 40 samples, 20% in scale, white noise of std 0.05.
-SHIFT8 = Augment(shift=8, scale=0.2, noise=0.05)
+# of up to 8 (the recipes' MNIST1D_AUGMENT) or 16 of 40 samples, 20% in scale, white noise
+# of std 0.05.
+SHIFT8 = MNIST1D_AUGMENT
 SHIFT16 = Augment(shift=16, scale=0.2, noise=0.05)
 
 _TINY_MODEL = {

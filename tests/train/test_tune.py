@@ -108,7 +108,17 @@ def test_every_model_has_a_valid_space_for_every_budget(model):
         assert space.n_points == len(space.groups()) * len(space.grid[1])
 
 
-@pytest.mark.parametrize("model", ["cnn", "gru", "rnn"])
+def test_the_mlp_recipe_is_the_one_its_search_chose():
+    # funcnn tune --model mlp (funcnn/train/registry.py): dropout 0.1, MNIST-1D's augmentation,
+    # 120 epochs, lr 7e-3; the rest is the first MNIST-1D recipe, which the dense models keep.
+    mlp, dense = RECIPES["mlp"], RECIPES["softmax_regression"]
+    assert mlp.model == {"hidden": (256, 256), "activation": "relu", "dropout": 0.1}
+    augment = Augment(shift=8, scale=0.2, noise=0.05)
+    assert dict(mlp.run) == {**dense.run, "epochs": 120, "lr": 7e-3, "augment": augment}
+    assert dense.run["epochs"] == 50 and dense.run["augment"] is None
+
+
+@pytest.mark.parametrize("model", ["mlp", "cnn", "gru", "rnn"])
 def test_the_full_spaces_contain_the_recipes(model):
     space = SPACES[model]["full"]
     points = [point_recipe(model, space, g, v) for g in space.groups() for v in space.grid[1]]

@@ -241,7 +241,7 @@ def run_options(row: Row, args) -> dict:
     if row.setup == "defaults":
         d = TRAIN_DEFAULTS
         names = ("optimizer", "lr", "weight_decay", "schedule", "warmup_steps", "epochs")
-        names += ("batch_size", "clip_norm", "l2", "l1")
+        names += ("batch_size", "clip_norm", "l2", "l1", "augment", "label_smoothing")
         return {k: d[k] for k in names}
     return dict(RECIPES[row.setup].run)
 

@@ -17,6 +17,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "check hand-written gradients against jax.grad and finite differences",
     ),
     "train": ("funcnn.train_cli", "train a model on a dataset (MNIST-1D by default)"),
+    "tune": (
+        "funcnn.tune_cli",
+        "choose a model's recipe on a validation split, then test the choice once",
+    ),
 }
 
 

@@ -260,9 +260,10 @@ FLAGS = {
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Register the flags of ``funcnn train`` (:data:`FLAGS`)."""
     parser.description = (__doc__ or "").split("\n\n")[0] + (
-        " Bare `funcnn train` reaches >= 72% test accuracy on MNIST-1D in < 15 s on 2 CPU "
-        "cores: dropout 0.3 + AdamW (weight decay 0.05) + cosine decay from 7e-3 over 50 "
-        "epochs regularize the 256-256 MLP that otherwise overfits at 60-64%."
+        " Bare `funcnn train` reaches >= 80% test accuracy on MNIST-1D: the 256-256 MLP "
+        "with dropout 0.1, MNIST-1D's own shifts, scales and noise as augmentation, AdamW "
+        "(weight decay 0.05) and cosine decay from 7e-3 over 120 epochs, chosen on a "
+        "validation split by `funcnn tune`."
     )
     for title, flags in FLAGS.items():
         group = parser.add_argument_group(title)

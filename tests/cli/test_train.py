@@ -10,6 +10,7 @@ import pytest
 
 import funcnn
 from funcnn.cli import build_parser, main
+from funcnn.train.registry import MNIST1D_AUGMENT
 from funcnn.train_cli import DEFAULTS, job_config
 from tests.train.test_registry import MNIST1D
 
@@ -78,8 +79,8 @@ def test_defaults_of_the_mlp_recipe_by_flag_name():
         dataset="mnist1d",
         hidden="256,256",
         activation="relu",
-        dropout=0.3,
-        **MNIST1D,  # the recipe's optimization settings
+        dropout=0.1,
+        **{**MNIST1D, "epochs": 120, "augment": MNIST1D_AUGMENT},  # the recipe's optimization
         seed=0,
         seeds=1,
         grad="autodiff",

@@ -34,11 +34,9 @@ def test_every_model_has_a_recipe_for_its_options():
         RunConfig(**RECIPES[name].run)  # a valid configuration
 
 
-@pytest.mark.parametrize("name", sorted(MODELS))
+@pytest.mark.parametrize("name", sorted(set(MODELS) - {"mlp"}))  # mlp: tests/train/test_tune.py
 def test_the_recipes_are_the_mnist1d_recipe(name):
     assert dict(RECIPES[name].run) == MNIST1D
-    if name == "mlp":
-        assert RECIPES[name].model == {"hidden": (256, 256), "activation": "relu", "dropout": 0.3}
 
 
 @pytest.mark.parametrize(
@@ -63,7 +61,7 @@ def test_options_replace_the_recipes():
     assert model_options("mlp", {"hidden": (7,)}) == {
         "hidden": (7,),
         "activation": "relu",
-        "dropout": 0.3,
+        "dropout": 0.1,
     }
 
 

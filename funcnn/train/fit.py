@@ -2,8 +2,8 @@
 
 ``fit`` turns its keyword arguments into a :class:`~funcnn.train.config.RunConfig`
 (validated once), prepares the data (:mod:`funcnn.train.inputs`), builds the optimizer and
-the compiled epoch, compiles them in the background while the params are drawn, and hands
-over to the epoch loop (:func:`funcnn.train.loop.run_loop`).
+the compiled epoch, compiles them in the background while the params are drawn (and times
+that compilation), and hands over to the epoch loop (:func:`funcnn.train.loop.run_loop`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import jax
 
 from funcnn.train.config import RunConfig, run_config
 from funcnn.train.inputs import prepare, resolve_dataset
-from funcnn.train.loop import Plan, run_loop
+from funcnn.train.loop import Plan, compile_clock, run_loop
 from funcnn.train.optim import epoch_end_lrs
 from funcnn.train.sharding import check_batch_divisible, make_mesh, replicate
 from funcnn.train.state import TrainState, init_state, seed_key
@@ -42,6 +42,9 @@ class FitResult(NamedTuple):
         stopped_early: whether early stopping ended the run.
         config: the resolved configuration as JSON (``RunConfig.to_dict()`` with the model's
             ``to_config()``, the dataset's name, ``n_train`` and ``devices``).
+        compile_time_s: seconds the background compilation of the epoch and the
+            evaluations took (from its start to its last program), or None where the
+            programs compile on first use (with a mesh).
     """
 
     params: Any
@@ -52,6 +55,7 @@ class FitResult(NamedTuple):
     best_epoch: int | None
     stopped_early: bool
     config: dict[str, Any]
+    compile_time_s: float | None = None
 
 
 def fit(
@@ -82,7 +86,7 @@ def fit(
 
     Returns:
         :class:`FitResult` ``(params, history, state, wall_time_s, final, best_epoch,
-        stopped_early, config)``.
+        stopped_early, config, compile_time_s)``.
 
     Raises:
         NonFiniteLossError: a step's loss was NaN or inf (names the epoch and step; the
@@ -99,10 +103,12 @@ def fit(
     epoch_fn = make_epoch(model, config.loss, opt, mesh=mesh, **config.epoch_kwargs())
     eval_fn = make_eval(model, config.loss)
     key = seed_key(config.seed)
-    pending = placement = None
+    pending = placement = clock = None
     if mesh is None:  # compile the epoch and the evaluations while the params are drawn
         shapes = jax.eval_shape(lambda k: init_state(model, opt, k, config.dtype), key)
+        t_compile = time.perf_counter()
         pending = precompile(epoch_fn, eval_fn, shapes, splits)
+        clock = compile_clock(pending, t_compile)
     else:
         check_batch_divisible(config.batch_size, mesh)
         splits = {k: replicate(v, mesh) for k, v in splits.items()}
@@ -121,6 +127,7 @@ def fit(
         out.best_epoch,
         out.stopped_early,
         prep.record,
+        None if clock is None else clock(),
     )
 
 

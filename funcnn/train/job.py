@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
-from funcnn import checks
+from funcnn import checks, compile_cache
 from funcnn.io import provenance, to_jsonable, write_json
 from funcnn.train.config import RunConfig, run_config
 from funcnn.train.fit import FitResult, fit
@@ -212,6 +212,7 @@ def train_and_evaluate(config: JobConfig, workdir: str | os.PathLike) -> JobResu
             **provenance(),
             "history": e.history or {},
             "last_checkpoint_epoch": e.checkpoint_epoch,
+            "compile_cache": compile_cache.status(),
             "wall_time_s": time.perf_counter() - t0,
         }
         write_json(metrics_path, record)
@@ -237,6 +238,8 @@ def train_and_evaluate(config: JobConfig, workdir: str | os.PathLike) -> JobResu
         "final": final,
         "runs": getattr(result, "runs", None),
         "fit_time_s": result.wall_time_s,
+        "compile_time_s": result.compile_time_s,
+        "compile_cache": compile_cache.status(),
         "wall_time_s": time.perf_counter() - t0,
         "files": files,
     }

@@ -24,7 +24,7 @@ import optax
 
 from funcnn.train.config import GRID_NAMES, RunConfig, check_seeds, run_config
 from funcnn.train.inputs import prepare, resolve_dataset
-from funcnn.train.loop import Plan, run_loop
+from funcnn.train.loop import Plan, compile_clock, run_loop
 from funcnn.train.optim import build_optimizer, epoch_end_lrs
 from funcnn.train.state import TrainState, init_params, seed_key
 from funcnn.train.step import batches_for, make_epoch_fn, make_eval_fn, precompile
@@ -41,6 +41,8 @@ class SeedsResult(NamedTuple):
         wall_time_s: seconds for the whole call, compilation included.
         final: ``name -> (runs,)`` metrics of the last epoch.
         config: the resolved configuration as JSON (as ``FitResult.config``).
+        compile_time_s: seconds the background compilation took (as
+            ``FitResult.compile_time_s``).
     """
 
     params: Any
@@ -50,6 +52,7 @@ class SeedsResult(NamedTuple):
     wall_time_s: float
     final: dict[str, np.ndarray]
     config: dict[str, Any]
+    compile_time_s: float | None = None
 
 
 def _vmap_epoch(run_one: Callable, batch_size: int, data_seed: int | None) -> Callable:
@@ -177,7 +180,9 @@ def fit_seeds(
     )
     # Compile the epoch and the evaluations while the params are drawn.
     stacked = jax.eval_shape(lambda ks: _init_runs(model, init, ks, hypers, dtype), jnp.stack(keys))
+    t_compile = time.perf_counter()
     pending = precompile(epoch, evaluate, stacked, splits, hypers)
+    clock = compile_clock(pending, t_compile)
     state = _init_runs(model, init, keys, hypers, dtype)
     sched = None if grid_name == "lr" else build_optimizer(**opt_kwargs)[1]
     lrs = epoch_end_lrs(sched, config.epochs, prep.n_batches)
@@ -191,7 +196,9 @@ def fit_seeds(
         history[k] = a.T if a.ndim == 2 else a  # (epochs, runs) -> (runs, epochs)
     final = {k: (v[:, -1] if v.ndim == 2 else v[-1]) for k, v in history.items()}
     final.update({k: np.asarray(v) for k, v in out.final.items() if k not in final})
-    return SeedsResult(out.params, history, out.state, runs, out.wall_time_s, final, prep.record)
+    return SeedsResult(
+        out.params, history, out.state, runs, out.wall_time_s, final, prep.record, clock()
+    )
 
 
 def init_states(

@@ -307,7 +307,7 @@ def compile_clock(pending, start: float) -> Callable[[], float | None]:
 
 
 def progress_bar(total: int, initial: int, desc: str, enabled: bool):
-    """A tqdm bar over epochs, on stderr."""
+    """A tqdm bar over epochs, on stderr (only on process 0 of several)."""
     from tqdm.auto import tqdm
 
     return tqdm(
@@ -315,7 +315,7 @@ def progress_bar(total: int, initial: int, desc: str, enabled: bool):
         initial=initial,
         desc=desc,
         unit="epoch",
-        disable=not enabled,
+        disable=not enabled or jax.process_index() != 0,
         file=sys.stderr,
         dynamic_ncols=True,
         leave=True,

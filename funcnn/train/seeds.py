@@ -7,6 +7,12 @@ training set is shared. Run ``r`` with seed ``s`` and value ``v`` computes what
 ``fit(model, data, seed=s, <name>=v)`` computes: the same keys, the same permutations, the
 same dropout masks, the same updates; only the floating-point order inside batched matrix
 products may differ.
+
+``fit_seeds`` runs in one process: all its runs share one device. Under several processes
+(``jax.distributed``) it refuses to start, since every process would train every run again
+and write the same checkpoints; the runs exchange nothing, so seeds spread over machines as
+separate jobs, one ``fit_seeds`` (``funcnn train --seeds K --seed S --out DIR``) per machine,
+without ``jax.distributed``.
 """
 
 from __future__ import annotations
@@ -162,6 +168,14 @@ def fit_seeds(
     t0 = time.perf_counter()
     if "mesh" in options:
         raise ValueError("fit_seeds does not support mesh=; use fit for it.")
+    if jax.process_count() > 1:
+        raise ValueError(
+            f"fit_seeds trains all its runs on one device of one process; under "
+            f"{jax.process_count()} processes (jax.distributed) each would train every run "
+            "again. Train one run data-parallel with fit (funcnn train without --seeds), or "
+            "spread the seeds over separate jobs without jax.distributed (funcnn train --seeds "
+            "K --seed S --out DIR on each machine)."
+        )
     if seeds is not None:
         options["seeds"] = check_seeds(seeds)
     config = run_config(config, options, "fit_seeds")

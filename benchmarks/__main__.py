@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from benchmarks import records, report
 from benchmarks.peers import PACKAGES as PEER_PACKAGES
 from benchmarks.workloads import DTYPES
+from funcnn import compile_cache
 from funcnn.io import write_json
 
 BENCHES = {
@@ -73,6 +74,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--list", action="store_true", help="list the benchmarks and exit")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument(
+        "--no-compile-cache",
+        action="store_true",
+        help="never use JAX's persistent compilation cache (on by default only for the "
+        "untimed smoke suite; also: FUNCNN_COMPILE_CACHE=off)",
+    )
     args = parser.parse_args(argv)
     if args.only:
         unknown = [n for n in args.only if n not in BENCHES]
@@ -174,6 +181,11 @@ def run_suite(args: argparse.Namespace) -> tuple[dict, int]:
     results_json = os.path.join(out_dir, "results.json")
     t_start = time.perf_counter()
     results = new_results(args, device)
+    # Timed suites compile cold; the smoke suite (numbers meaningless) reuses compilations.
+    if args.no_compile_cache:
+        results["compile_cache"] = compile_cache.disable("--no-compile-cache")
+    else:
+        results["compile_cache"] = compile_cache.enable(default=args.suite == "smoke")
     print(
         f"[benchmarks] {args.suite} suite, {args.dtype}, on {device['platform']} / "
         f"{device['device_kind']}; writing to {out_dir}"

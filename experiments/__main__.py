@@ -29,6 +29,7 @@ from pathlib import Path
 
 from experiments import STUDIES
 from experiments.common import environment, write_json_atomic, write_text_atomic
+from funcnn import compile_cache
 
 
 def parse_args(argv=None):
@@ -50,6 +51,12 @@ def parse_args(argv=None):
     p.add_argument("--out", type=Path, default=Path("results"), help="report folder")
     p.add_argument("--strict", action="store_true", help="exit 1 if any claim does not hold")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--no-compile-cache",
+        action="store_true",
+        help="compile every program afresh instead of reading JAX's persistent compilation "
+        "cache in $FUNCNN_CACHE/jax (also: FUNCNN_COMPILE_CACHE=off)",
+    )
     args = p.parse_args(argv)
     unknown = [s for s in args.studies if s not in STUDIES]
     if unknown:
@@ -165,6 +172,10 @@ def render_report(records: list[dict], args, total_s: float) -> str:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.no_compile_cache:
+        compile_cache.disable("--no-compile-cache")
+    else:
+        compile_cache.enable()  # every study's programs, compiled once across runs
     start = time.perf_counter()
     records = []
     try:

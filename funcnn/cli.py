@@ -2,6 +2,8 @@
 
 Subcommands live in their own modules, each providing ``add_arguments(parser)`` and
 ``run(args) -> int``; they are imported only when used, so ``funcnn --help`` stays fast.
+Every subcommand runs with JAX's persistent compilation cache switched on
+(:mod:`funcnn.compile_cache`) unless ``--no-compile-cache`` or ``FUNCNN_COMPILE_CACHE=off``.
 """
 
 from __future__ import annotations
@@ -36,6 +38,12 @@ def build_parser() -> argparse.ArgumentParser:
     for name, (module, help_text) in SUBCOMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.set_defaults(command_module=module)
+        p.add_argument(
+            "--no-compile-cache",
+            action="store_true",
+            help="compile every program afresh instead of reading JAX's persistent compilation "
+            "cache in $FUNCNN_CACHE/jax (also: FUNCNN_COMPILE_CACHE=off)",
+        )
         try:
             importlib.import_module(module).add_arguments(p)
         except ModuleNotFoundError as e:
@@ -50,6 +58,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
+    from funcnn import compile_cache
+
+    if args.no_compile_cache:
+        compile_cache.disable("--no-compile-cache")
+    else:
+        compile_cache.enable()
     return int(importlib.import_module(args.command_module).run(args) or 0)
 
 

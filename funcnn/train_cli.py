@@ -8,6 +8,8 @@ Usage::
     funcnn train --dataset breast_cancer --model mlp --hidden 32 --epochs 50
     funcnn train --out runs/a --epochs 100 --checkpoint-every 10   # later: add --resume
     funcnn train --json > metrics.json             # final metrics as JSON on stdout
+    funcnn train --coordinator node0:8476 --num-processes 2 --process-id I --out shared/run
+                                                   # one of 2 processes (jax.distributed)
 
 This module only turns flags into a :class:`funcnn.train.JobConfig` and prints; the work is
 :func:`funcnn.train.train_and_evaluate`, which writes ``<out>/metrics.json`` (configuration,
@@ -15,6 +17,11 @@ versions of jax/jaxlib/optax, device, per-epoch history, final metrics, wall tim
 ``<out>/learning_curves.png`` and orbax checkpoints in ``<out>/checkpoints/``. Progress goes
 to stderr. A flag not given takes the chosen model's recipe (``funcnn.train.RECIPES``; why
 the MNIST-1D recipe is what it is: :mod:`funcnn.train.registry`).
+
+Under several processes (``--coordinator``/``--num-processes``/``--process-id``, their
+``JAX_*`` environment variables, or a SLURM/Open MPI/Cloud TPU launch; see
+:mod:`funcnn.train.distributed`) the run is data-parallel over every device of every process;
+only process 0 prints and writes ``metrics.json`` and the plot.
 """
 
 from __future__ import annotations
@@ -25,6 +32,8 @@ import os
 import sys
 import time
 
+import numpy as np
+
 from funcnn.activations import ACTIVATIONS
 from funcnn.data import Augment
 from funcnn.train import (
@@ -34,6 +43,7 @@ from funcnn.train import (
     SCHEDULES,
     JobConfig,
     NonFiniteLossError,
+    distributed,
     train_and_evaluate,
 )
 from funcnn.train.config import parse_layer_lr
@@ -254,6 +264,9 @@ FLAGS = {
         ("--no-progress", dict(action="store_true", help="hide the progress bar")),
         ("--no-plot", dict(action="store_true", help="do not write learning_curves.png")),
     ],
+    "processes (jax.distributed: one run data-parallel over every device of every process)": (
+        distributed.FLAGS
+    ),
 }
 
 
@@ -360,24 +373,53 @@ def _summary(final: dict, seeds: int) -> str:
     return ", ".join(parts)
 
 
+def _default_out(args) -> str:
+    """``runs/<dataset>-<model>-<time>``, with process 0's time on every process."""
+    now = time.localtime()
+    stamp = distributed.broadcast_from_primary(np.asarray(now[:6], np.int32))
+    when = time.strftime("%Y%m%d-%H%M%S", (*(int(v) for v in stamp), *now[6:]))
+    return os.path.join("runs", f"{args.dataset}-{args.model}-{when}")
+
+
+def _start_processes(args):
+    """The layout of this process (None: one process), jax.distributed started for it."""
+    return distributed.initialize(
+        args.coordinator,
+        args.num_processes,
+        args.process_id,
+        mode=args.distributed,
+        timeout=args.distributed_timeout,
+    )
+
+
 def run(args) -> int:
     """Run ``funcnn train`` with parsed ``args``; returns the exit status."""
     t0 = time.perf_counter()
+    try:
+        layout = _start_processes(args)
+    except distributed.DistributedError as e:
+        print(f"funcnn train: error: {e}", file=sys.stderr)
+        return 2
     if args.dtype == "float64":
         import jax
 
         jax.config.update("jax_enable_x64", True)
-    out = args.out or os.path.join(
-        "runs", f"{args.dataset}-{args.model}-{time.strftime('%Y%m%d-%H%M%S')}"
-    )
+    who = ""
+    if layout is not None:
+        who = f" (process {distributed.process_index()} of {distributed.process_count()})"
+    primary = distributed.is_primary()
+    out = args.out or _default_out(args)
     try:
-        done = train_and_evaluate(job_config(args), out)
+        with distributed.native_stdout(to_stderr=primary):
+            done = train_and_evaluate(job_config(args), out)
     except NonFiniteLossError as e:
-        print(f"funcnn train: {e}", file=sys.stderr)
+        print(f"funcnn train{who}: {e}", file=sys.stderr)
         return 1
     except (ValueError, TypeError, FileNotFoundError) as e:
-        print(f"funcnn train: error: {e}", file=sys.stderr)
+        print(f"funcnn train{who}: error: {e}", file=sys.stderr)
         return 2
+    if not primary:
+        return 0
     log = sys.stderr if args.json else sys.stdout
     final = done.final
     print(f"{done.model.kind} on {done.dataset}: {_summary(final, args.seeds)}", file=log)

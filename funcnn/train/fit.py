@@ -2,8 +2,12 @@
 
 ``fit`` turns its keyword arguments into a :class:`~funcnn.train.config.RunConfig`
 (validated once), prepares the data (:mod:`funcnn.train.inputs`), builds the optimizer and
-the compiled epoch, compiles them in the background while the params are drawn, and hands
-over to the epoch loop (:func:`funcnn.train.loop.run_loop`).
+the compiled epoch, compiles them in the background while the params are drawn (and times
+that compilation), and hands over to the epoch loop (:func:`funcnn.train.loop.run_loop`).
+
+Under several processes (``jax.distributed``, :mod:`funcnn.train.distributed`) ``fit``
+trains data-parallel over every device of every process, each process feeding its own rows
+of every global batch.
 """
 
 from __future__ import annotations
@@ -15,10 +19,11 @@ from typing import Any, NamedTuple
 
 import jax
 
+from funcnn.train import distributed, feed
 from funcnn.train.config import RunConfig, run_config
 from funcnn.train.evaluate import make_eval, precompile
 from funcnn.train.inputs import prepare, resolve_dataset
-from funcnn.train.loop import Plan, run_loop
+from funcnn.train.loop import Plan, compile_clock, run_loop
 from funcnn.train.optim import epoch_end_lrs
 from funcnn.train.sharding import check_batch_divisible, make_mesh, replicate
 from funcnn.train.state import TrainState, init_state, seed_key
@@ -43,6 +48,9 @@ class FitResult(NamedTuple):
         stopped_early: whether early stopping ended the run.
         config: the resolved configuration as JSON (``RunConfig.to_dict()`` with the model's
             ``to_config()``, the dataset's name, ``n_train`` and ``devices``).
+        compile_time_s: seconds the background compilation of the epoch and the
+            evaluations took (from its start to its last program), or None where the
+            programs compile on first use (with a mesh).
     """
 
     params: Any
@@ -53,6 +61,7 @@ class FitResult(NamedTuple):
     best_epoch: int | None
     stopped_early: bool
     config: dict[str, Any]
+    compile_time_s: float | None = None
 
 
 def fit(
@@ -73,7 +82,8 @@ def fit(
             ``x_test``, ``y_test``, ``n_classes``, optional ``x_val``/``y_val``) or a name
             for ``funcnn.data.load``.
         config: a :class:`RunConfig`; default ``RunConfig()``.
-        mesh: a ``jax.sharding.Mesh`` (``funcnn.train.make_mesh()``) for data parallelism.
+        mesh: a ``jax.sharding.Mesh`` (``funcnn.train.make_mesh()``) for data parallelism;
+            under several processes the default is the mesh of every process's devices.
         callback: ``callback(epoch, state, history) -> bool``, called after each epoch (after
             its checkpoint); returning True stops training.
         **options: fields of :class:`RunConfig` (``loss``, ``optimizer``, ``lr``,
@@ -83,7 +93,7 @@ def fit(
 
     Returns:
         :class:`FitResult` ``(params, history, state, wall_time_s, final, best_epoch,
-        stopped_early, config)``.
+        stopped_early, config, compile_time_s)``.
 
     Raises:
         NonFiniteLossError: a step's loss was NaN or inf (names the epoch and step; the
@@ -93,19 +103,23 @@ def fit(
     config = run_config(config, options, "fit")
     if config.seeds is not None:
         raise ValueError("fit trains one run (seed=); for seeds= use fit_seeds.")
+    if mesh is None and distributed.process_count() > 1:
+        mesh = make_mesh()  # every device of every process
     data = resolve_dataset(dataset)
     prep = prepare(model, data, config, devices=1 if mesh is None else int(mesh.devices.size))
     config, splits = prep.config, prep.splits
     opt, sched = config.build_optimizer(prep.n_batches)
-    epoch_fn = make_epoch(model, config.loss, opt, mesh=mesh, **config.epoch_kwargs())
     eval_fn = make_eval(model, config.loss)
     key = seed_key(config.seed)
-    pending = placement = None
+    pending = placement = clock = None
     if mesh is None:  # compile the epoch and the evaluations while the params are drawn
+        epoch_fn = make_epoch(model, config.loss, opt, mesh=None, **config.epoch_kwargs())
         shapes = jax.eval_shape(lambda k: init_state(model, opt, k, config.dtype), key)
+        t_compile = time.perf_counter()
         pending = precompile(epoch_fn, eval_fn, shapes, splits)
+        clock = compile_clock(pending, t_compile)
     else:
-        check_batch_divisible(config.batch_size, mesh)
+        epoch_fn = _mesh_epoch(model, config, opt, mesh, prep.record, splits["train"])
         splits = {k: replicate(v, mesh) for k, v in splits.items()}
         placement = functools.partial(replicate, mesh=mesh)
     state = init_state(model, opt, key, config.dtype)
@@ -122,6 +136,7 @@ def fit(
         out.best_epoch,
         out.stopped_early,
         prep.record,
+        None if clock is None else clock(),
     )
 
 
@@ -132,3 +147,14 @@ def fit_sharded(model, dataset, *, devices=None, **fit_kwargs) -> FitResult:
     devices.
     """
     return fit(model, dataset, mesh=make_mesh(devices), **fit_kwargs)
+
+
+def _mesh_epoch(model, config: RunConfig, opt, mesh, record: dict, train):
+    """The compiled epoch over ``mesh``; over a mesh of several processes, each process feeds
+    its own rows of every batch of the training set ``train`` (after every process has
+    checked that all train the same ``record`` on the same data)."""
+    check_batch_divisible(config.batch_size, mesh)
+    if not distributed.spans_processes(mesh):
+        return make_epoch(model, config.loss, opt, mesh=mesh, **config.epoch_kwargs())
+    distributed.check_same_run(record, *train)
+    return feed.fed_epoch(model, config.loss, opt, mesh, *train, **config.epoch_kwargs())

@@ -9,6 +9,11 @@ recipe). :func:`train_and_evaluate` loads the data, builds the model, trains it 
   history, final metrics, wall time (also when training stops on a non-finite loss);
 * ``learning_curves.png`` (unless ``plot`` is off);
 * ``checkpoints/``: orbax checkpoints of the run (resumable).
+
+Under several processes (``jax.distributed``, :mod:`funcnn.train.distributed`) every process
+calls it with the same configuration and workdir (a folder they all see): the run is
+data-parallel over every device of every process, process 0 writes ``metrics.json`` and the
+plot, and all of them write the checkpoints together.
 """
 
 from __future__ import annotations
@@ -22,8 +27,11 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
-from funcnn import checks
+import jax
+
+from funcnn import checks, compile_cache
 from funcnn.io import provenance, to_jsonable, write_json
+from funcnn.train import distributed
 from funcnn.train.config import RunConfig, run_config
 from funcnn.train.fit import FitResult, fit
 from funcnn.train.io import plot_history
@@ -44,7 +52,9 @@ class JobConfig:
         run: a :class:`RunConfig` (used as is), or a mapping of its fields over the model's
             recipe (:data:`funcnn.train.registry.RECIPES`), or None for the recipe. Its
             ``checkpoint_dir`` and ``resume`` are set by ``train_and_evaluate``.
-        devices: data-parallel over this many devices, 0 for all (one seed only).
+        devices: data-parallel over this many devices, 0 for all (one seed only). Under
+            several processes the run always spans every device of every process: 1 (the
+            default), 0 and that number mean the same.
         val_fraction: hold out this fraction of the training set for validation.
         cache_dir: where MNIST-1D is cached (None: ``$FUNCNN_CACHE`` or ``~/.cache/funcnn``).
         plot: write ``learning_curves.png``.
@@ -118,7 +128,6 @@ class JobResult(NamedTuple):
 def ensemble_accuracy(model, params, x, y) -> float | None:
     """Accuracy of the average of stacked runs' softmax probabilities (None unless ``y``
     holds integer labels and the model has at least two outputs)."""
-    import jax
     import jax.numpy as jnp
 
     from funcnn.ops import softmax
@@ -145,15 +154,36 @@ def seeds_summary(final: Mapping[str, Any]) -> dict[str, float]:
 
 def _claim(workdir: str, checkpoints: str, config: JobConfig) -> None:
     """Refuse (or, with ``overwrite``, clear) the checkpoints of an earlier run."""
-    if not os.path.isdir(checkpoints) or not os.listdir(checkpoints) or config.resume:
-        return
-    if not config.overwrite:
+    held = os.path.isdir(checkpoints) and bool(os.listdir(checkpoints)) and not config.resume
+    if held and not config.overwrite:
         raise ValueError(
             f"{workdir} holds checkpoints of an earlier run: continue it with resume=True "
             "(funcnn train --resume), start afresh with overwrite=True (--overwrite), or use "
             "another workdir (--out)."
         )
-    shutil.rmtree(checkpoints)
+    distributed.barrier("funcnn-claim-checked")  # every process has looked before any deletes
+    if held and distributed.is_primary():
+        shutil.rmtree(checkpoints)
+    distributed.barrier("funcnn-claim-done")
+
+
+def _load(config: JobConfig):
+    """The dataset; under several processes process 0 loads it first (generating and caching
+    MNIST-1D if needed, and saying so), then the others read its cache."""
+    from funcnn.data import load
+
+    def go():
+        return load(config.dataset, cache_dir=config.cache_dir, val_fraction=config.val_fraction)
+
+    if distributed.is_primary():
+        data = go()
+    distributed.barrier("funcnn-data-cached")
+    return data if distributed.is_primary() else go()
+
+
+def _write(path: str, record: dict) -> None:
+    if distributed.is_primary():
+        write_json(path, record)
 
 
 def _import_plotting() -> None:
@@ -166,7 +196,15 @@ def _train(model, data, config: JobConfig, checkpoints: str):
     if run.seeds is not None:
         return fit_seeds(model, data, config=run)
     mesh = None
-    if config.devices != 1:
+    processes = distributed.process_count()
+    if processes > 1:
+        if config.devices not in (0, 1, len(jax.devices())):
+            raise ValueError(
+                f"devices={config.devices}: under {processes} processes a run spans every "
+                f"device of every process ({len(jax.devices())}); use devices=0 (all)."
+            )
+        mesh = make_mesh()
+    elif config.devices != 1:
         mesh = make_mesh(None if config.devices == 0 else config.devices)
     return fit(model, data, config=run, mesh=mesh)
 
@@ -194,11 +232,10 @@ def train_and_evaluate(config: JobConfig, workdir: str | os.PathLike) -> JobResu
     checkpoints = os.path.join(workdir, "checkpoints")
     metrics_path = os.path.join(workdir, "metrics.json")
     _claim(workdir, checkpoints, config)
-    if config.plot:  # import matplotlib while the model compiles and trains
+    plot = config.plot and distributed.is_primary()
+    if plot:  # import matplotlib while the model compiles and trains
         threading.Thread(target=_import_plotting, daemon=True).start()
-    from funcnn.data import load
-
-    data = load(config.dataset, cache_dir=config.cache_dir, val_fraction=config.val_fraction)
+    data = _load(config)
     model = build_model(config.model, data, config.model_options)
     try:
         result = _train(model, data, config, checkpoints)
@@ -212,9 +249,10 @@ def train_and_evaluate(config: JobConfig, workdir: str | os.PathLike) -> JobResu
             **provenance(),
             "history": e.history or {},
             "last_checkpoint_epoch": e.checkpoint_epoch,
+            "compile_cache": compile_cache.status(),
             "wall_time_s": time.perf_counter() - t0,
         }
-        write_json(metrics_path, record)
+        _write(metrics_path, record)
         raise
     final = dict(result.final)
     if isinstance(result, SeedsResult):
@@ -224,7 +262,7 @@ def train_and_evaluate(config: JobConfig, workdir: str | os.PathLike) -> JobResu
                 final["ensemble_test_accuracy"] = acc
         final.update(seeds_summary(final))
     files = {"metrics": metrics_path, "checkpoints": checkpoints}
-    if config.plot:
+    if plot:
         files["learning_curves"] = os.path.join(workdir, "learning_curves.png")
         options = ", ".join(f"{k}={v}" for k, v in config.model_options.items())
         title = f"{config.model}({options}) on {data.name}"
@@ -237,8 +275,10 @@ def train_and_evaluate(config: JobConfig, workdir: str | os.PathLike) -> JobResu
         "final": final,
         "runs": getattr(result, "runs", None),
         "fit_time_s": result.wall_time_s,
+        "compile_time_s": result.compile_time_s,
+        "compile_cache": compile_cache.status(),
         "wall_time_s": time.perf_counter() - t0,
         "files": files,
     }
-    write_json(metrics_path, record)
+    _write(metrics_path, record)
     return JobResult(result, model, data.name, final, to_jsonable(record))

@@ -290,8 +290,24 @@ def after_epoch(plan: Plan, loop: LoopState, ckpt: Checkpointer | None, callback
     return loop
 
 
+def compile_clock(pending, start: float) -> Callable[[], float | None]:
+    """``seconds()``: how long the background compilation ``pending``
+    (:func:`funcnn.train.step.precompile`) took, from ``start`` (``time.perf_counter()``
+    before it was started) until its last program was compiled; None while it runs."""
+    finished: list[float] = []
+    for future in pending.futures:
+        future.add_done_callback(lambda _: finished.append(time.perf_counter()))
+
+    def seconds() -> float | None:
+        if len(finished) < len(pending.futures):
+            return None
+        return max(finished) - start
+
+    return seconds
+
+
 def progress_bar(total: int, initial: int, desc: str, enabled: bool):
-    """A tqdm bar over epochs, on stderr."""
+    """A tqdm bar over epochs, on stderr (only on process 0 of several)."""
     from tqdm.auto import tqdm
 
     return tqdm(
@@ -299,7 +315,7 @@ def progress_bar(total: int, initial: int, desc: str, enabled: bool):
         initial=initial,
         desc=desc,
         unit="epoch",
-        disable=not enabled,
+        disable=not enabled or jax.process_index() != 0,
         file=sys.stderr,
         dynamic_ncols=True,
         leave=True,

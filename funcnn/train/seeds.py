@@ -7,6 +7,12 @@ training set is shared. Run ``r`` with seed ``s`` and value ``v`` computes what
 ``fit(model, data, seed=s, <name>=v)`` computes: the same keys, the same permutations, the
 same dropout masks, the same updates; only the floating-point order inside batched matrix
 products may differ.
+
+``fit_seeds`` runs in one process: all its runs share one device. Under several processes
+(``jax.distributed``) it refuses to start, since every process would train every run again
+and write the same checkpoints; the runs exchange nothing, so seeds spread over machines as
+separate jobs, one ``fit_seeds`` (``funcnn train --seeds K --seed S --out DIR``) per machine,
+without ``jax.distributed``.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ import optax
 from funcnn.train.config import GRID_NAMES, RunConfig, check_seeds, run_config
 from funcnn.train.evaluate import make_eval_fn, precompile
 from funcnn.train.inputs import prepare, resolve_dataset
-from funcnn.train.loop import Plan, run_loop
+from funcnn.train.loop import Plan, compile_clock, run_loop
 from funcnn.train.optim import build_optimizer, epoch_end_lrs
 from funcnn.train.state import TrainState, init_params, seed_key
 from funcnn.train.step import batches_for, make_epoch_fn
@@ -42,6 +48,8 @@ class SeedsResult(NamedTuple):
         wall_time_s: seconds for the whole call, compilation included.
         final: ``name -> (runs,)`` metrics of the last epoch.
         config: the resolved configuration as JSON (as ``FitResult.config``).
+        compile_time_s: seconds the background compilation took (as
+            ``FitResult.compile_time_s``).
     """
 
     params: Any
@@ -51,6 +59,7 @@ class SeedsResult(NamedTuple):
     wall_time_s: float
     final: dict[str, np.ndarray]
     config: dict[str, Any]
+    compile_time_s: float | None = None
 
 
 def _vmap_epoch(run_one: Callable, batch_size: int, data_seed: int | None) -> Callable:
@@ -160,6 +169,14 @@ def fit_seeds(
     t0 = time.perf_counter()
     if "mesh" in options:
         raise ValueError("fit_seeds does not support mesh=; use fit for it.")
+    if jax.process_count() > 1:
+        raise ValueError(
+            f"fit_seeds trains all its runs on one device of one process; under "
+            f"{jax.process_count()} processes (jax.distributed) each would train every run "
+            "again. Train one run data-parallel with fit (funcnn train without --seeds), or "
+            "spread the seeds over separate jobs without jax.distributed (funcnn train --seeds "
+            "K --seed S --out DIR on each machine)."
+        )
     if seeds is not None:
         options["seeds"] = check_seeds(seeds)
     config = run_config(config, options, "fit_seeds")
@@ -178,7 +195,9 @@ def fit_seeds(
     )
     # Compile the epoch and the evaluations while the params are drawn.
     stacked = jax.eval_shape(lambda ks: _init_runs(model, init, ks, hypers, dtype), jnp.stack(keys))
+    t_compile = time.perf_counter()
     pending = precompile(epoch, evaluate, stacked, splits, hypers)
+    clock = compile_clock(pending, t_compile)
     state = _init_runs(model, init, keys, hypers, dtype)
     sched = None if grid_name == "lr" else build_optimizer(**opt_kwargs)[1]
     lrs = epoch_end_lrs(sched, config.epochs, prep.n_batches)
@@ -192,7 +211,9 @@ def fit_seeds(
         history[k] = a.T if a.ndim == 2 else a  # (epochs, runs) -> (runs, epochs)
     final = {k: (v[:, -1] if v.ndim == 2 else v[-1]) for k, v in history.items()}
     final.update({k: np.asarray(v) for k, v in out.final.items() if k not in final})
-    return SeedsResult(out.params, history, out.state, runs, out.wall_time_s, final, prep.record)
+    return SeedsResult(
+        out.params, history, out.state, runs, out.wall_time_s, final, prep.record, clock()
+    )
 
 
 def init_states(

@@ -9,7 +9,8 @@ replicated. The result equals single-device training up to the order of floating
 additions in the batch reductions.
 
 On a CPU, test it with ``XLA_FLAGS=--xla_force_host_platform_device_count=8`` set before
-jax is imported.
+jax is imported. A mesh may span several processes (``jax.distributed``, see
+:mod:`funcnn.train.distributed`): ``jax.devices()`` then lists every process's devices.
 """
 
 from __future__ import annotations
@@ -60,12 +61,28 @@ def batch_sharding(mesh: Mesh, *, stacked: bool = False) -> NamedSharding:
 def check_batch_divisible(batch_size: int, mesh: Mesh) -> None:
     n = mesh.devices.size
     if batch_size % n:
+        processes = len({d.process_index for d in mesh.devices.flat})
+        where = f", {processes} processes x {n // processes}" if processes > 1 else ""
         raise ValueError(
-            f"batch_size ({batch_size}) must be divisible by the number of devices ({n}) for "
-            f"data-parallel training; try batch_size={max(n, batch_size // n * n)}."
+            f"batch_size ({batch_size}) must be divisible by the number of devices ({n}{where}) "
+            f"for data-parallel training; try batch_size={max(n, batch_size // n * n)}."
         )
 
 
 def replicate(tree, mesh: Mesh):
-    """Place every leaf of ``tree`` on all devices of ``mesh``."""
-    return jax.device_put(tree, replicated(mesh))
+    """Place every leaf of ``tree`` on all devices of ``mesh``.
+
+    A mesh of several processes takes each leaf as a host value (the same on every
+    process): JAX places a host value on another process's devices, never a device array.
+    """
+    sharding = replicated(mesh)
+    if mesh.is_multi_process:
+        return jax.tree.map(lambda a: _host_put(a, sharding), tree)
+    return jax.device_put(tree, sharding)
+
+
+def _host_put(a, sharding: NamedSharding):
+    if isinstance(a, jax.Array) and jax.dtypes.issubdtype(a.dtype, jax.dtypes.prng_key):
+        data = _host_put(jax.random.key_data(a), sharding)
+        return jax.random.wrap_key_data(data, impl=jax.random.key_impl(a))
+    return jax.device_put(np.asarray(a), sharding)

@@ -34,6 +34,7 @@ BENCHES = {
     "roofline": "benchmarks.bench_roofline",
     "step": "benchmarks.bench_step",
     "manual_vs_autodiff": "benchmarks.bench_manual_vs_autodiff",
+    "conv_rnn": "benchmarks.bench_conv_rnn",
     "loop": "benchmarks.bench_loop",
     "peers": "benchmarks.peers",
     "scaling": "benchmarks.bench_scaling",
@@ -47,7 +48,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks",
         description="funcnn's jit benchmarks: roofline, training step, manual backward vs "
-        "autodiff, on-device loop, peers, scaling.",
+        "autodiff (MLP, CNN, GRU), on-device loop, peers, scaling.",
     )
     parser.add_argument(
         "--suite",

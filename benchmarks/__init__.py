@@ -3,7 +3,8 @@
 One module per question, each exposing ``run(quick: bool, ...) -> list[dict]`` of records:
 ``bench_roofline``, ``bench_step``, ``bench_manual_vs_autodiff``, ``bench_conv_rnn`` (manual
 vs autodiff for the CNN and the GRU: step, scanned epoch, XLA memory), ``bench_loop``,
-``peers`` (a package: one module per library family) and ``bench_scaling``. They share
+``peers`` (a package: one module per library family), ``bench_gru_peers`` (the GRU step in
+those libraries) and ``bench_scaling``. They share
 
 * :mod:`benchmarks.timing`: compile apart, warm up, block, interleave, medians;
 * :mod:`benchmarks.same_work`: the check that compared contenders compute the same values;
@@ -13,6 +14,6 @@ vs autodiff for the CNN and the GRU: step, scanned epoch, XLA memory), ``bench_l
 
 :mod:`benchmarks.__main__` runs them and :mod:`benchmarks.report` writes ``results.json``,
 ``RESULTS.md`` (tables from :mod:`benchmarks.tables`, targets from :mod:`benchmarks.targets`,
-the CNN and GRU section from :mod:`benchmarks.report_conv_rnn`)
+the CNN and GRU sections from :mod:`benchmarks.report_conv_rnn`)
 and the plots of :mod:`benchmarks.plots`.
 """

@@ -37,6 +37,7 @@ BENCHES = {
     "conv_rnn": "benchmarks.bench_conv_rnn",
     "loop": "benchmarks.bench_loop",
     "peers": "benchmarks.peers",
+    "gru_peers": "benchmarks.bench_gru_peers",
     "scaling": "benchmarks.bench_scaling",
 }
 """Benchmark name -> module exposing ``run(quick: bool, ...) -> list[dict]``, in run order."""
@@ -48,7 +49,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks",
         description="funcnn's jit benchmarks: roofline, training step, manual backward vs "
-        "autodiff (MLP, CNN, GRU), on-device loop, peers, scaling.",
+        "autodiff (MLP, CNN, GRU), on-device loop, peers (MLP, GRU), scaling.",
     )
     parser.add_argument(
         "--suite",

@@ -1,4 +1,4 @@
-"""The convolutional and recurrent workloads of the conv_rnn benchmark.
+"""The convolutional and recurrent workloads that conv_rnn and gru_peers share.
 
 * :class:`CNNSpec`: ``funcnn.cnn(40, 10, channels=(64, 64, 128, 128), strides=(1, 2, 1, 2),
   kernel_size=5, padding="circular", dropout=0.2)``, a :class:`funcnn.blocks.Serial`.
@@ -20,7 +20,8 @@ bias per gate (:mod:`funcnn.blocks.recurrent`)::
 
 with ``w_x: (n_in, 3H)``, ``w_h: (H, 3H)``, ``b: (3H,)`` in gate order ``[z, r, hh]``.
 PyTorch's ``nn.GRU`` and Flax's ``GRUCell`` apply the reset gate after the matmul
-(``r o (h W_hh + b_hn)``) with a second bias: other values.
+(``r o (h W_hh + b_hn)``) with a second bias: other values, so the peers write this cell from
+their primitives.
 """
 
 from __future__ import annotations

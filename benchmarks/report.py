@@ -19,7 +19,7 @@ import sys
 from collections.abc import Sequence
 
 from benchmarks.plots import PLOTS
-from benchmarks.report_conv_rnn import conv_rnn_section
+from benchmarks.report_conv_rnn import conv_rnn_section, gru_peers_section
 from benchmarks.tables import (
     GENERIC_COLUMNS,
     by_bench,
@@ -253,6 +253,7 @@ SECTIONS = {
     "scaling": scaling_section,
     "manual_vs_autodiff": manual_vs_autodiff_section,
     "conv_rnn": conv_rnn_section,
+    "gru_peers": gru_peers_section,
     "loop": loop_section,
 }
 """bench -> ``section(its records, plots) -> lines``, in the order of the report."""

@@ -1,5 +1,5 @@
-"""The report's sections for the CNN and GRU benchmark (:mod:`benchmarks.bench_conv_rnn`): one
-function per section, each returning its lines."""
+"""The report's sections for the CNN and GRU benchmarks (:mod:`benchmarks.bench_conv_rnn`,
+:mod:`benchmarks.bench_gru_peers`): one function per section, each returning its lines."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from benchmarks.tables import (
     ms,
     num,
     paired,
+    records_table,
     same_work_cell,
     sizes_label,
     table,
@@ -162,3 +163,36 @@ def conv_rnn_section(rs: list[dict], plots: dict[str, str]) -> list[str]:
         *conv_rnn_epoch_section(rs),
         *conv_rnn_memory_section(rs),
     ]
+
+
+def gru_peers_section(rs: list[dict], plots: dict[str, str]) -> list[str]:
+    """The bidirectional GRU's step in other libraries."""
+    columns = [
+        ("contender", lambda r: r["name"]),
+        ("median ms", lambda r: ms(r["median_s"])),
+        ("ratio", lambda r: num(r["ratio"])),
+        ("paired", lambda r: num(paired(r))),
+        ("/ funcnn_manual", lambda r: num(r.get("ratio_to_manual"))),
+        ("compile s", lambda r: num(r["compile_s"])),
+        ("same work", same_work_cell),
+        ("how", lambda r: r.get("how", "")),
+    ]
+    w = rs[0]["workload"]
+    out = [
+        f"## gru_peers: the {model_label(w)} step (batch {w['batch']}, {w['dtype']}) in other "
+        "libraries",
+        "",
+        "Each library writes funcnn's GRU (reset gate before the hidden matmul, one bias per "
+        "gate) from its own primitives. Ratio = the contender's median / funcnn's (the "
+        "engine's autodiff step) in the same interleaved run (> 1: funcnn is faster); "
+        "`/ funcnn_manual` divides by the hand-written BPTT's median. `same work`: three "
+        "steps from funcnn's initial weights on the same batch gave funcnn's losses, and "
+        "the first its parameters.",
+        "",
+        records_table(columns, rs),
+        "",
+    ]
+    skipped = {k: v for r in rs for k, v in (r.get("skipped") or {}).items()}
+    if skipped:
+        out += ["Skipped: " + "; ".join(f"{k}: {v}" for k, v in skipped.items()), ""]
+    return out

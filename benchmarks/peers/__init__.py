@@ -19,7 +19,8 @@ library is missing; :mod:`benchmarks.peers.contender` says what a module provide
 * :mod:`~benchmarks.peers.torch`: ``torch_eager`` and ``torch_compile`` (full suite only).
 
 A new contender is a new module here with ``CONTENDERS`` and ``PACKAGES``: :data:`CONTENDERS`
-collects every module's. And :mod:`~benchmarks.peers.sklearn` times scikit-learn's
+collects every module's. A module's ``GRU_CONTENDERS`` (baseline, flax, equinox, torch) are
+the bidirectional GRU's step, timed by :mod:`benchmarks.bench_gru_peers`. And :mod:`~benchmarks.peers.sklearn` times scikit-learn's
 ``MLPClassifier`` epoch against funcnn's scanned epoch on MNIST-1D.
 
     python -m benchmarks --only peers
@@ -104,16 +105,20 @@ OUTLIER_FRACTION = 1e-3
 # --- the registry --------------------------------------------------------------------------
 
 
-def discover() -> tuple[dict[str, Callable[..., Contender]], dict[str, tuple[str, ...]]]:
-    """Every contender module of this package: ``(name -> builder, name -> packages)``,
-    funcnn's own first, then the modules in alphabetical order."""
+def discover(
+    registry: str = "CONTENDERS",
+) -> tuple[dict[str, Callable[..., Contender]], dict[str, tuple[str, ...]]]:
+    """Every contender module of this package: ``(name -> builder, name -> packages)`` from
+    each module's ``registry`` dict (``CONTENDERS``: the MLP step; ``GRU_CONTENDERS``: the
+    GRU step of :mod:`benchmarks.bench_gru_peers`), funcnn's own first, then the modules in
+    alphabetical order."""
     modules = sorted(m.name for m in pkgutil.iter_modules(__path__))
     modules.sort(key=lambda m: m != "baseline")
     builders: dict[str, Callable[..., Contender]] = {}
     packages: dict[str, tuple[str, ...]] = {}
     for module_name in modules:
         module = importlib.import_module(f"{__name__}.{module_name}")
-        for name, build in getattr(module, "CONTENDERS", {}).items():
+        for name, build in getattr(module, registry, {}).items():
             builders[name] = build
             packages[name] = tuple(module.PACKAGES)
     return builders, packages
@@ -140,6 +145,8 @@ def work_trace(contender: Contender, n_steps: int = CHECK_STEPS) -> dict[str, An
     before the chaotic early phase of training (Adam's first steps move every weight by about
     lr at once) has amplified rounding differences between implementations.
     """
+    import jax
+
     losses, params, seconds = [], None, []
     for i in range(n_steps):
         t0 = time.perf_counter()
@@ -147,7 +154,7 @@ def work_trace(contender: Contender, n_steps: int = CHECK_STEPS) -> dict[str, An
         seconds.append(time.perf_counter() - t0)
         losses.append(to_numpy(contender.loss()))
         if i == 0:
-            params = [{k: to_numpy(v) for k, v in l.items()} for l in contender.params()]
+            params = jax.tree.map(to_numpy, contender.params())
     return {"losses": losses, "params": params, "seconds": seconds}
 
 

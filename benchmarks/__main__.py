@@ -7,9 +7,11 @@ Usage::
     python -m benchmarks --only roofline step     # a subset
     python -m benchmarks --list                   # what there is
 
-The quick suite finishes in under 3 minutes on 2 CPU cores; the full suite is for a real
-machine (larger steps, longer timings, ``torch.compile``). ``--suite smoke`` runs every
-benchmark of this package on tiny sizes (numbers meaningless; for checking the machinery).
+The quick suite takes a few minutes on 2 CPU cores (conv_rnn's autodiff CNN epoch, whose
+weight-gradient convolution is slow inside a scan on a CPU, is its longest part); the full
+suite is for a real machine (larger steps, longer timings, ``torch.compile``).
+``--suite smoke`` runs every benchmark of this package on tiny sizes (numbers meaningless;
+for checking the machinery).
 The default output directory is ``benchmarks/results/<date>-<device>-<suite>[-<dtype>]/``.
 """
 
@@ -55,7 +57,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--suite",
         choices=SUITES,
         default="quick",
-        help="quick: < 3 min on 2 CPU cores (default); full: for a real machine; smoke: tiny "
+        help="quick: a few minutes on 2 CPU cores (default); full: for a real machine; smoke: tiny "
         "sizes, checks the machinery only",
     )
     parser.add_argument(

@@ -32,19 +32,17 @@ beside).
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import json
 import os
 import sys
 
 if __package__ in (None, ""):  # run as a script: make `benchmarks` and `funcnn` importable
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks.bench_manual_vs_autodiff import GRAD_RTOL
+from benchmarks.bench_manual_vs_autodiff import assert_same_gradients
 from benchmarks.nets import LOSS, CNNSpec, GRUSpec, net_workload, sequence_batch
-from benchmarks.records import device_info, make_record
-from benchmarks.same_work import WorkMismatchError, assert_same_work, to_numpy
+from benchmarks.records import device_info, make_record, script_main
+from benchmarks.same_work import assert_same_work, to_numpy
 from benchmarks.timing import Chain, compile_jitted, paired_ratio, progress_bar, time_interleaved
 from benchmarks.workloads import ADAM_EPS, ADAM_LR, jnp_dtype, suite_config
 
@@ -166,25 +164,13 @@ def value_and_grad(model, grad: str):
 
 
 def check_gradients(model, params, x, y, dtype: str) -> float:
-    """Assert the hand-written and autodiff gradients agree on ``(x, y)`` (gradcheck's
-    relative error <= :data:`GRAD_RTOL`); returns the largest relative error."""
+    """Assert the hand-written and autodiff gradients agree on ``(x, y)`` with a dropout key
+    (gradcheck's relative error <= :data:`GRAD_RTOL`); returns the largest relative error."""
     import jax
 
-    from funcnn.gradcheck import compare_grads
-
-    rtol = GRAD_RTOL.get(dtype, 1e-4)
     key = jax.random.key(1)
     manual, auto = (jax.jit(value_and_grad(model, g))(params, x, y, key) for g in GRADS)
-    rows = compare_grads(manual[1], auto[1], rtol=rtol)
-    bad = [r for r in rows if not r.passed]
-    loss_err = abs(float(manual[0]) - float(auto[0])) / max(abs(float(auto[0])), 1e-30)
-    if bad or loss_err > rtol:
-        raise WorkMismatchError(
-            f"{model.kind}: manual and autodiff gradients differ (rtol {rtol:g}): "
-            + "; ".join(f"{r.path} rel err {r.max_rel_err:.3g} {r.note}" for r in bad)
-            + f"; loss rel err {loss_err:.3g}"
-        )
-    return max(r.max_rel_err for r in rows)
+    return assert_same_gradients(manual, auto, dtype, f"{model.kind}: manual and autodiff")
 
 
 def check_same_trace(traces: dict, dtype: str, what: str, steps: int, first: int) -> dict:
@@ -328,15 +314,8 @@ def run(
     return records
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--full", action="store_true", help="the full configuration")
-    parser.add_argument("--json", action="store_true", help="print the records as JSON")
-    args = parser.parse_args(argv)
-    records = run(quick=not args.full)
-    if args.json:
-        print(json.dumps(records, indent=1))
-    return 0
+def main(argv=None) -> int:
+    return script_main(run, __doc__.split("\n")[0], argv)
 
 
 if __name__ == "__main__":

@@ -26,8 +26,6 @@ faster); ``ratio_to_manual`` divides by ``funcnn_manual``'s median of the same r
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import sys
 from collections.abc import Sequence
@@ -37,9 +35,7 @@ if __package__ in (None, ""):  # run as a script: make `benchmarks` and `funcnn`
 
 from benchmarks import peers
 from benchmarks.nets import GRUSpec, net_workload, reference_init, sequence_batch
-from benchmarks.peers.contender import Contender, Unavailable
-from benchmarks.records import device_info, make_record
-from benchmarks.timing import paired_ratio, progress_bar
+from benchmarks.records import device_info, script_main
 from benchmarks.workloads import ADAM_LR, suite_config
 
 NAME = "gru_peers"
@@ -58,31 +54,6 @@ CONFIGS = {
 }
 SMOKE = {"spec": GRUSpec(steps=5, n_in=2, hidden=8, n_classes=4), "batch": 8, "budget_s": 0.1}
 """Tiny sizes for tests: the numbers mean nothing, the records are real."""
-
-
-def build_contenders(
-    names: Sequence[str], spec, init, x, y, *, dtype: str, lr: float, progress: bool = True
-) -> tuple[dict[str, Contender], dict[str, str]]:
-    """``(name -> Contender, name -> why it was skipped)``; funcnn's must build."""
-    contenders, skipped = {}, {}
-    for name in progress_bar(names, desc=NAME, enabled=progress):
-        try:
-            contenders[name] = CONTENDERS[name](spec, init, x, y, dtype, lr)
-        except Unavailable as e:
-            skipped[name] = str(e)
-            print(f"[{NAME}] skipping {name}: {e}")
-    if BASELINE not in contenders:
-        raise RuntimeError(f"funcnn's GRU step could not be built: {skipped.get(BASELINE)}")
-    return contenders, skipped
-
-
-def contender_names(names: Sequence[str] | None) -> list[str]:
-    """The contenders to run (default all), funcnn first."""
-    names = [BASELINE] + [n for n in (names or CONTENDERS) if n != BASELINE]
-    unknown = [n for n in names if n not in CONTENDERS]
-    if unknown:
-        raise ValueError(f"unknown GRU contenders {unknown}; valid: {sorted(CONTENDERS)}.")
-    return names
 
 
 def run(
@@ -111,8 +82,17 @@ def run(
     x, y = sequence_batch(spec, batch, dtype)
     init = reference_init(spec, dtype)
     label = f"bidirectional GRU {spec.hidden} batch {batch}"
-    contenders, skipped = build_contenders(
-        contender_names(names), spec, init, x, y, dtype=dtype, lr=lr, progress=progress
+    contenders, skipped = peers.build_contenders(
+        peers.contender_names(names, cfg, CONTENDERS),
+        spec,
+        init,
+        x,
+        y,
+        dtype=dtype,
+        lr=lr,
+        label=label,
+        progress=progress,
+        registry=CONTENDERS,
     )
     checks, per_call = peers.check_contenders(contenders, dtype=dtype, lr=lr, label=label)
     timings, cooldown_s = peers.time_contenders(contenders, per_call, cfg["budget_s"])
@@ -121,22 +101,17 @@ def run(
     for name, c in contenders.items():
         t = timings[name]
         extra = {} if manual is None else {"ratio_to_manual": t.median / manual.median}
-        rec = make_record(
+        rec = peers.peer_record(
             NAME,
             name,
+            c,
             net_workload(spec, batch, dtype, part="step"),
             t,
-            compile_s=c.compile_s,
-            ratio=t.median / base.median,
-            baseline=BASELINE,
+            base,
+            same_work=checks[name],
+            cooldown_s=cooldown_s,
             device=device,
             packages=PACKAGES_OF[name],
-            ratio_paired=paired_ratio(t, base),
-            compile_method=c.compile_method,
-            how=c.how,
-            runtime=c.runtime,
-            same_work=dict(checks[name], steps=peers.CHECK_STEPS),
-            cooldown_s=cooldown_s,
             **extra,
         )
         records.append(rec)
@@ -149,15 +124,8 @@ def run(
     return records
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--full", action="store_true", help="the full configuration")
-    parser.add_argument("--json", action="store_true", help="print the records as JSON")
-    args = parser.parse_args(argv)
-    records = run(quick=not args.full)
-    if args.json:
-        print(json.dumps(records, indent=1))
-    return 0
+def main(argv=None) -> int:
+    return script_main(run, __doc__.split("\n")[0], argv)
 
 
 if __name__ == "__main__":

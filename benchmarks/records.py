@@ -32,11 +32,12 @@ them so every record in ``results.json`` has the schema above.
 
 from __future__ import annotations
 
+import argparse
 import datetime as _dt
 import json
 import math
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from benchmarks.timing import MIN_REPEATS, Timing
@@ -282,3 +283,25 @@ def normalize_workload(out: dict[str, Any]) -> dict[str, Any]:
     if work.get("dtype") is not None:
         work["dtype"] = str(work["dtype"])
     return work
+
+
+# --- a benchmark run as a script -----------------------------------------------------------
+
+
+def script_main(
+    run: Callable[..., list[dict]],
+    description: str,
+    argv: Sequence[str] | None = None,
+    *,
+    full_help: str = "the full configuration",
+) -> int:
+    """``python benchmarks/bench_<name>.py [--full] [--json]``: ``run(quick=not --full)``,
+    its records printed as JSON with ``--json``."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--full", action="store_true", help=full_help)
+    parser.add_argument("--json", action="store_true", help="print the records as JSON")
+    args = parser.parse_args(argv)
+    records = run(quick=not args.full)
+    if args.json:
+        print(json.dumps(records, indent=1))
+    return 0

@@ -42,7 +42,7 @@ from benchmarks.peers.sklearn import PACKAGES as SKLEARN_PACKAGES
 from benchmarks.peers.sklearn import sklearn_comparison
 from benchmarks.records import device_info, make_record, workload
 from benchmarks.same_work import assert_same_work, to_numpy
-from benchmarks.timing import paired_ratio, progress_bar, repeats_for, time_interleaved
+from benchmarks.timing import Timing, paired_ratio, progress_bar, repeats_for, time_interleaved
 from benchmarks.workloads import (
     ADAM_LR,
     FLOPS_FORMULA,
@@ -185,13 +185,18 @@ def verify_same_work(reference: dict, candidate: dict, *, dtype: str, what: str,
 # --- one workload --------------------------------------------------------------------------
 
 
-def build_contenders(names, sizes, init, x, y, *, dtype, lr, label, progress=True):
-    """``(name -> Contender, name -> why it was skipped)`` for ``names`` on one workload."""
+def build_contenders(names, sizes, init, x, y, *, dtype, lr, label, progress=True, registry=None):
+    """``(name -> Contender, name -> why it was skipped)`` for ``names`` on one workload.
+
+    ``registry`` (default :data:`CONTENDERS`) holds the builders; ``sizes`` is their first
+    argument (the MLP's sizes; a :class:`benchmarks.nets.GRUSpec` for ``GRU_CONTENDERS``).
+    """
+    registry = CONTENDERS if registry is None else registry
     contenders: dict[str, Contender] = {}
     skipped: dict[str, str] = {}
     for name in progress_bar(names, desc=f"peers {label}", enabled=progress):
         try:
-            contenders[name] = CONTENDERS[name](sizes, init, x, y, dtype, lr)
+            contenders[name] = registry[name](sizes, init, x, y, dtype, lr)
         except Unavailable as e:
             skipped[name] = str(e)
             print(f"[peers] {label}: skipping {name}: {e}")
@@ -236,6 +241,43 @@ def time_contenders(contenders: dict[str, Contender], per_call, budget_s, cooldo
     return timings, cooldown_s
 
 
+def peer_record(
+    bench: str,
+    name: str,
+    c: Contender,
+    work: dict,
+    t: Timing,
+    base_t: Timing,
+    *,
+    same_work: dict,
+    cooldown_s: float,
+    device,
+    packages: Sequence[str],
+    **extra,
+) -> dict:
+    """The record of contender ``name`` timed ``t`` in the run where funcnn took ``base_t``:
+    ``ratio`` of the medians and ``ratio_paired`` of the rounds, how it compiled and ran,
+    its same-work check (:data:`CHECK_STEPS` steps)."""
+    return make_record(
+        bench,
+        name,
+        work,
+        t,
+        compile_s=c.compile_s,
+        ratio=t.median / base_t.median,
+        baseline=BASELINE,
+        device=device,
+        packages=packages,
+        ratio_paired=paired_ratio(t, base_t),
+        compile_method=c.compile_method,
+        how=c.how,
+        runtime=c.runtime,
+        same_work=dict(same_work, steps=CHECK_STEPS),
+        cooldown_s=cooldown_s,
+        **extra,
+    )
+
+
 def compare_workload(
     sizes: Sequence[int],
     batch: int,
@@ -265,24 +307,19 @@ def compare_workload(
     records = []
     for name, c in contenders.items():
         t = timings[name]
-        rec = make_record(
+        rec = peer_record(
             NAME,
             name,
+            c,
             workload("mlp", sizes, batch, dtype, optimizer="adam", lr=lr),
             t,
-            compile_s=c.compile_s,
-            flops=mlp_step_flops(sizes, batch),
-            flops_formula=FLOPS_FORMULA,
-            ratio=t.median / base_t.median,
-            baseline=BASELINE,
+            base_t,
+            same_work=checks[name],
+            cooldown_s=cooldown_s,
             device=device,
             packages=PACKAGES_OF[name],
-            ratio_paired=paired_ratio(t, base_t),
-            compile_method=c.compile_method,
-            how=c.how,
-            runtime=c.runtime,
-            same_work=dict(checks[name], steps=CHECK_STEPS),
-            cooldown_s=cooldown_s,
+            flops=mlp_step_flops(sizes, batch),
+            flops_formula=FLOPS_FORMULA,
         )
         records.append(rec)
         print(
@@ -297,10 +334,12 @@ def compare_workload(
 # --- the benchmark -------------------------------------------------------------------------
 
 
-def contender_names(names: Sequence[str] | None, cfg: dict) -> list[str]:
-    """The contenders to run: ``names`` (default all), funcnn first; ``torch_compile`` only
-    where the configuration asks for it."""
-    names = list(names or CONTENDERS)
+def contender_names(names: Sequence[str] | None, cfg: dict, registry=None) -> list[str]:
+    """The contenders to run: ``names`` (default all of ``registry``, by default
+    :data:`CONTENDERS`), funcnn first; ``torch_compile`` only where the configuration asks
+    for it."""
+    registry = CONTENDERS if registry is None else registry
+    names = list(names or registry)
     if not cfg.get("torch_compile", False) and "torch_compile" in names:
         names.remove("torch_compile")
         print(
@@ -308,9 +347,9 @@ def contender_names(names: Sequence[str] | None, cfg: dict) -> list[str]:
             "for minutes on a small CPU); --suite full runs it"
         )
     names = [BASELINE] + [n for n in names if n != BASELINE]
-    unknown = [n for n in names if n not in CONTENDERS]
+    unknown = [n for n in names if n not in registry]
     if unknown:
-        raise ValueError(f"unknown peers {unknown}; valid: {sorted(CONTENDERS)}.")
+        raise ValueError(f"unknown peers {unknown}; valid: {sorted(registry)}.")
     return names
 
 

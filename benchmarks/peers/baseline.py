@@ -26,11 +26,17 @@ def build_funcnn(sizes, init, x, y, dtype, lr, *, fresh: bool = True) -> Contend
     """funcnn's engine step from ``init``; ``fresh=False`` reuses a compiled step (the
     reference trace), whose compile time is then not measured."""
     fs = funcnn_step(sizes, dtype=dtype, lr=lr, fresh=fresh)
-    state = fs.state_from(copy_init(init, jnp_dtype(dtype)))
+    return engine_contender("funcnn", fs, copy_init(init, jnp_dtype(dtype)), x, y, fresh)
+
+
+def engine_contender(name: str, fs: FuncnnStep, params, x, y, fresh: bool = True) -> Contender:
+    """The contender of funcnn's engine step ``fs`` from ``params``, its compile time
+    measured unless ``fresh`` is False (a reused, already compiled step)."""
+    state = fs.state_from(params)
     compile_s = fs.compile(x, y, state)[1] if fresh else None
     chain = fs.chain(x, y, state)
     return Contender(
-        "funcnn",
+        name,
         chain,
         lambda: fs.loss(chain.last),
         lambda: fs.params(chain.state[0]),
@@ -84,19 +90,7 @@ def build_funcnn_gru(spec, init, x, y, dtype, lr, *, grad: str = "autodiff") -> 
     }[grad]
     name = "funcnn" if grad == "autodiff" else f"funcnn_{grad}"
     fs = FuncnnStep(model, step, optimizer, None, f"make_train_step(grad={grad!r}): {how}")
-    state = fs.state_from(copy_tree(init, jnp_dtype(dtype)))
-    compile_s = fs.compile(x, y, state)[1]
-    chain = fs.chain(x, y, state)
-    return Contender(
-        name,
-        chain,
-        lambda: fs.loss(chain.last),
-        lambda: fs.params(chain.state[0]),
-        compile_s,
-        "lower().compile()",
-        fs.impl,
-        runtime="funcnn",
-    )
+    return engine_contender(name, fs, copy_tree(init, jnp_dtype(dtype)), x, y)
 
 
 def build_funcnn_gru_manual(spec, init, x, y, dtype, lr) -> Contender:

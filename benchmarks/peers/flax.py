@@ -82,6 +82,21 @@ def build_flax_nnx(sizes, init, x, y, dtype, lr) -> Contender:
             return self.layers[-1](x)
 
     model = Net(init, nnx.Rngs(0))
+    return nnx_contender(
+        nnx,
+        model,
+        x,
+        y,
+        lr,
+        lambda: [{"w": l.kernel[...], "b": l.bias[...]} for l in model.layers],
+        "nnx.Linear layers, nnx.Optimizer, nnx.jit(donate_argnames=(model, optimizer))",
+    )
+
+
+def nnx_contender(nnx, model, x, y, lr, params, how: str) -> Contender:
+    """The ``flax_nnx`` contender: ``model(x) -> logits``, softmax cross-entropy, an
+    ``nnx.Optimizer`` with Adam and an ``nnx.jit`` step with model and optimizer donated, as
+    ``nnx.jit``'s documentation shows; ``params()`` gives funcnn's layout."""
     optimizer = nnx.Optimizer(model, optax.adam(lr, eps=ADAM_EPS), wrt=nnx.Param)
 
     @nnx.jit(donate_argnames=("model", "optimizer"))
@@ -102,13 +117,7 @@ def build_flax_nnx(sizes, init, x, y, dtype, lr) -> Contender:
 
     _, compile_s = compile_jitted(train_step, model, optimizer, x, y)
     return Contender(
-        "flax_nnx",
-        call,
-        lambda: state["loss"],
-        lambda: [{"w": l.kernel[...], "b": l.bias[...]} for l in model.layers],
-        compile_s,
-        "lower().compile()",
-        "nnx.Linear layers, nnx.Optimizer, nnx.jit(donate_argnames=(model, optimizer))",
+        "flax_nnx", call, lambda: state["loss"], params, compile_s, "lower().compile()", how
     )
 
 
@@ -169,22 +178,6 @@ def build_flax_nnx_gru(spec, init, x, y, dtype, lr) -> Contender:
             return self.out(h)
 
     model = Net(nnx.Rngs(0))
-    optimizer = nnx.Optimizer(model, optax.adam(lr, eps=ADAM_EPS), wrt=nnx.Param)
-
-    @nnx.jit(donate_argnames=("model", "optimizer"))
-    def train_step(model, optimizer, x, y):
-        def loss_fn(model):
-            return optax.softmax_cross_entropy_with_integer_labels(model(x), y).mean()
-
-        loss, grads = nnx.value_and_grad(loss_fn)(model)
-        optimizer.update(model, grads)
-        return loss
-
-    state = {"loss": None}
-
-    def call():
-        state["loss"] = train_step(model, optimizer, x, y)
-        return state["loss"]
 
     def gru_params(g):
         w_h = jnp.concatenate([g.rec_zr.kernel[...], g.rec_h.kernel[...]], axis=1)
@@ -194,17 +187,11 @@ def build_flax_nnx_gru(spec, init, x, y, dtype, lr) -> Contender:
         out = {"w": model.out.kernel[...], "b": model.out.bias[...]}
         return [{"fwd": gru_params(model.fwd), "bwd": gru_params(model.bwd)}, out]
 
-    _, compile_s = compile_jitted(train_step, model, optimizer, x, y)
-    return Contender(
-        "flax_nnx",
-        call,
-        lambda: state["loss"],
-        params,
-        compile_s,
-        "lower().compile()",
+    how = (
         "GRU cell from nnx.Linear layers under jax.lax.scan, nnx.Optimizer, "
-        "nnx.jit(donate_argnames=(model, optimizer))",
+        "nnx.jit(donate_argnames=(model, optimizer))"
     )
+    return nnx_contender(nnx, model, x, y, lr, params, how)
 
 
 GRU_CONTENDERS = {"flax_nnx": build_flax_nnx_gru}

@@ -103,7 +103,14 @@ def torch_step(torch, net, opt, tx, ty, opt_step=None):
 
 def build_torch_eager(sizes, init, x, y, dtype, lr) -> Contender:
     torch, net, opt, tx, ty, params, blocker = torch_parts(sizes, init, x, y, dtype, lr)
-    call, state = torch_step(torch, net, opt, tx, ty)
+    how = "nn.Sequential(Linear, ReLU, ...), F.cross_entropy, optim.Adam"
+    return eager_contender(torch, torch_step(torch, net, opt, tx, ty), params, how, blocker)
+
+
+def eager_contender(torch, step, params, how: str, blocker) -> Contender:
+    """The ``torch_eager`` contender of ``step = (call, state)`` (:func:`torch_step`)."""
+    call, state = step
+    how = f"{how}; {torch.get_num_threads()} threads"
     return Contender(
         "torch_eager",
         call,
@@ -111,7 +118,7 @@ def build_torch_eager(sizes, init, x, y, dtype, lr) -> Contender:
         params,
         None,
         "none (eager)",
-        f"nn.Sequential(Linear, ReLU, ...), F.cross_entropy, optim.Adam; {torch.get_num_threads()} threads",
+        how,
         blocker,
         runtime="torch",
     )
@@ -203,24 +210,16 @@ def build_torch_gru(spec, init, x, y, dtype, lr) -> Contender:
 
     net = Net().to(device=device, dtype=tdtype)
     opt = torch.optim.Adam(net.parameters(), lr=lr, betas=(0.9, 0.999), eps=ADAM_EPS)
-    call, state = torch_step(torch, net, opt, *torch_batch(torch, x, y, device, tdtype))
+    step = torch_step(torch, net, opt, *torch_batch(torch, x, y, device, tdtype))
 
     def params():
         out = {"w": net.out.weight.detach().T, "b": net.out.bias.detach()}
         return [{"fwd": net.fwd.funcnn_params(), "bwd": net.bwd.funcnn_params()}, out]
 
-    return Contender(
-        "torch_eager",
-        call,
-        lambda: state["loss"],
-        params,
-        None,
-        "none (eager)",
-        "GRU cell from nn.Linear layers, a Python loop over the steps, F.cross_entropy, "
-        f"optim.Adam; {torch.get_num_threads()} threads",
-        device_blocker(torch, device),
-        runtime="torch",
+    how = (
+        "GRU cell from nn.Linear layers, a Python loop over the steps, F.cross_entropy, optim.Adam"
     )
+    return eager_contender(torch, step, params, how, device_blocker(torch, device))
 
 
 GRU_CONTENDERS = {"torch_eager": build_torch_gru}

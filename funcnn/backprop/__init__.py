@@ -84,12 +84,19 @@ from funcnn.backprop.losses import (
 from funcnn.backprop.mlp import MLPCache, mlp_backward, mlp_forward
 from funcnn.backprop.objective import value_and_grad
 from funcnn.backprop.pool import PoolCache
-from funcnn.backprop.recurrent import RecurrentCache, recurrent_backward, recurrent_forward
+from funcnn.backprop.recurrent import (
+    BPTT,
+    RecurrentCache,
+    bptt,
+    recurrent_backward,
+    recurrent_forward,
+)
 from funcnn.backprop.registry import BlockPair, backward, forward, pair, register, registered
 from funcnn.backprop.serial import SerialCache, serial_backward, serial_forward
 from funcnn.backprop.structure import residual_backward, residual_forward
 
 __all__ = [
+    "BPTT",
     "LOSS_BACKWARDS",
     "ActivationCache",
     "BlockPair",
@@ -111,6 +118,7 @@ __all__ = [
     "attention_pool_backward",
     "backward",
     "binary_cross_entropy_backward",
+    "bptt",
     "bridge",
     "conv_backward",
     "conv_forward",

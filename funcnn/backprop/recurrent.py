@@ -65,12 +65,13 @@ def output_grads(block, dout: Array, T: int) -> Array:
 
 
 def elman_step_back(block: RNN, w_h: Array, carry: Array, step) -> tuple[Array, Array]:
-    """One step of the Elman recursion back: ``(g_t, (dout_t, h_t, t)) -> (g_{t-1}, delta_t)``."""
+    """One step of the Elman recursion back:
+    ``(g_t, (dout_t, h_t, t)) -> (g_{t-1}, (delta_t, dh_t))``."""
     dout_t, h_t, t = step
     dh_t = dout_t + carry  # dh_t = dout_t + g_t
     delta_t = dh_t * (1.0 - h_t**2)  # delta_t = dh_t o tanh'(a_t)
     dh_prev = delta_t @ w_h.T  # dh_{t-1} = delta_t W_h^T
-    return jnp.where(block.is_cut(t), 0.0, dh_prev), delta_t
+    return jnp.where(block.is_cut(t), 0.0, dh_prev), (delta_t, dh_t)
 
 
 def gru_step_back(block: GRU, w_h: Array, carry: Array, step) -> tuple[Array, Array]:
@@ -86,11 +87,21 @@ def gru_step_back(block: GRU, w_h: Array, carry: Array, step) -> tuple[Array, Ar
     delta_r = drh * h_prev * r * (1.0 - r)  # through the reset gate
     delta_zr = jnp.concatenate([delta_z, delta_r], axis=1)
     dh_prev = dh_t * z + drh * r + delta_zr @ w_h[:, : 2 * H].T  # dh_{t-1}
-    return jnp.where(block.is_cut(t), 0.0, dh_prev), jnp.concatenate([delta_zr, delta_h], 1)
+    deltas = jnp.concatenate([delta_zr, delta_h], 1)
+    return jnp.where(block.is_cut(t), 0.0, dh_prev), (deltas, dh_t)
 
 
-def recurrent_backward(block, params, cache: RecurrentCache, dout: Array):
-    """BPTT: the reverse scan for the carry, then the weight sums as matrix products."""
+class BPTT(NamedTuple):
+    """What the reverse scan yields, time-major."""
+
+    deltas: Array  # (T, B, G H): dL/da_t, the pre-activations of every gate
+    dh: Array  # (T, B, H): dL/dh_t, all that reaches h_t (from the output and the future)
+    dh_init: Array  # (B, H): dL/dh_{-1}, the gradient of the initial state
+
+
+def bptt(block, params, cache: RecurrentCache, dout: Array) -> BPTT:
+    """The reverse ``lax.scan`` of the module docstring: the carry ``dL/dh`` from the last
+    step back to the first. ``dh[t]`` shows how the gradient fades (or grows) along time."""
     x, h = cache.x, cache.scan.h
     B, T = x.shape[0], x.shape[1]
     t = jnp.arange(T)
@@ -103,9 +114,16 @@ def recurrent_backward(block, params, cache: RecurrentCache, dout: Array):
         steps = (douts, h[1:], t)
         step_back = elman_step_back
     carry0 = jnp.zeros((B, block.n_hidden), x.dtype)
-    dh_init, deltas = jax.lax.scan(
+    dh_init, (deltas, dh) = jax.lax.scan(
         lambda g, s: step_back(block, w_h, g, s), carry0, steps, reverse=True
-    )  # deltas: (T, B, G H), time-major
+    )
+    return BPTT(deltas, dh, dh_init)
+
+
+def recurrent_backward(block, params, cache: RecurrentCache, dout: Array):
+    """BPTT: the reverse scan for the carry, then the weight sums as matrix products."""
+    x, h = cache.x, cache.scan.h
+    deltas, _, dh_init = bptt(block, params, cache, dout)  # deltas: (T, B, G H)
     deltas_btg = jnp.swapaxes(deltas, 0, 1)  # (B, T, G H)
     grads = {
         "w_x": jnp.einsum("bti,btg->ig", x, deltas_btg),  # sum_t x_t^T delta_t

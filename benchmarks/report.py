@@ -20,6 +20,7 @@ from collections.abc import Sequence
 
 from benchmarks.plots import PLOTS
 from benchmarks.report_conv_rnn import conv_rnn_section, gru_peers_section
+from benchmarks.report_tta import tta_section
 from benchmarks.tables import (
     GENERIC_COLUMNS,
     by_bench,
@@ -255,6 +256,7 @@ SECTIONS = {
     "conv_rnn": conv_rnn_section,
     "gru_peers": gru_peers_section,
     "loop": loop_section,
+    "time_to_accuracy": tta_section,
 }
 """bench -> ``section(its records, plots) -> lines``, in the order of the report."""
 

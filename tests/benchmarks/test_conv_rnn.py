@@ -7,7 +7,7 @@ import pytest
 from benchmarks import bench_conv_rnn as bench
 from benchmarks import report
 from benchmarks.same_work import WorkMismatchError
-from tests.benchmarks.tiny import assert_valid
+from tests.benchmarks.tiny import assert_valid, results_of
 
 MEMORY_KEYS = {*bench.MEMORY_FIELDS, "total_bytes"}
 
@@ -56,17 +56,7 @@ def test_every_record_has_the_memory_fields(records):
 
 
 def test_the_report_has_a_section_per_question(records):
-    results = {
-        "suite": "smoke",
-        "dtype": "float32",
-        "started": "today",
-        "command": "python -m benchmarks",
-        "wall_s": 1.0,
-        "device": records[0]["device"],
-        "versions": records[0]["versions"],
-        "records": records,
-    }
-    md = report.render(results, {})
+    md = report.render(results_of(records), {})
     for heading in (
         "## conv_rnn",
         "### One jitted training step",

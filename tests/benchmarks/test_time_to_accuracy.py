@@ -13,7 +13,7 @@ from benchmarks import bench_time_to_accuracy as bench
 from benchmarks import report
 from benchmarks.records import validate_record
 from benchmarks.report_tta import tta_targets
-from tests.benchmarks.tiny import installed
+from tests.benchmarks.tiny import installed, results_of
 
 PEERS = ["flax_nnx", "equinox", "torch", "sklearn"]
 CONFIG = {
@@ -99,23 +99,16 @@ def test_each_peer_trains_funcnns_network_on_funcnns_batches(records, name):
     base_accs = [a for _, _, a in base["curves"][0]]
     n = min(len(accs), len(base_accs))
     np.testing.assert_allclose(accs[:n], base_accs[:n], atol=1.5 / 128)
-    assert (
-        by(records, name, "cnn", 1)["param_count"] == by(records, "funcnn", "cnn", 1)["param_count"]
-    )
+    cnn = by(records, name, "cnn", 2)
+    assert cnn["mode"] == "sequential" and len(cnn["curves"]) == 2
+    assert cnn["param_count"] == by(records, "funcnn", "cnn", 2)["param_count"]
 
 
 def test_the_report_has_the_table_the_targets_and_the_plot(records, tmp_path):
-    results = {
-        "suite": "smoke",
-        "dtype": "float32",
-        "command": "python -m benchmarks --only time_to_accuracy --suite smoke",
-        "started": "now",
-        "wall_s": 1.0,
-        "device": records[0]["device"],
-        "versions": records[0]["versions"],
-        "benches": {"time_to_accuracy": {"status": "ok", "seconds": 1.0}},
-        "records": records,
-    }
+    command = "python -m benchmarks --only time_to_accuracy --suite smoke"
+    results = results_of(
+        records, command=command, benches={"time_to_accuracy": {"status": "ok", "seconds": 1.0}}
+    )
     written = report.write_report(str(tmp_path), results)
     md = (tmp_path / "RESULTS.md").read_text()
     assert "## time_to_accuracy" in md and "funcnn (vmap)" in md

@@ -56,3 +56,19 @@ def contender_params(packages_of: dict, *, leave_out=(), slow=()) -> list:
             marks.append(pytest.mark.slow)
         params.append(pytest.param(name, marks=marks, id=name))
     return params
+
+
+def results_of(records, **fields) -> dict:
+    """A run's ``results.json`` content around ``records`` (a smoke suite in float32), with
+    ``fields`` over the defaults."""
+    return {
+        "suite": "smoke",
+        "dtype": "float32",
+        "started": "today",
+        "command": "python -m benchmarks",
+        "wall_s": 1.0,
+        "device": records[0]["device"],
+        "versions": records[0]["versions"],
+        "records": records,
+        **fields,
+    }

@@ -7,9 +7,13 @@ Usage::
     python -m benchmarks --only roofline step     # a subset
     python -m benchmarks --list                   # what there is
 
-The quick suite finishes in under 3 minutes on 2 CPU cores; the full suite is for a real
-machine (larger steps, longer timings, ``torch.compile``). ``--suite smoke`` runs every
-benchmark of this package on tiny sizes (numbers meaningless; for checking the machinery).
+The quick suite takes a few minutes on 2 CPU cores (conv_rnn's autodiff CNN epoch, whose
+weight-gradient convolution is slow inside a scan on a CPU, is its longest part); the full
+suite is for a real machine (larger steps, longer timings, ``torch.compile``).
+``--suite smoke`` runs every benchmark of this package on tiny sizes (numbers meaningless;
+for checking the machinery). ``time_to_accuracy`` (wall-clock time to a test accuracy,
+funcnn's engine against training scripts in the peer libraries, each in a fresh process)
+runs only when named: ``python -m benchmarks --only time_to_accuracy [--suite full]``.
 The default output directory is ``benchmarks/results/<date>-<device>-<suite>[-<dtype>]/``.
 """
 
@@ -35,11 +39,17 @@ BENCHES = {
     "roofline": "benchmarks.bench_roofline",
     "step": "benchmarks.bench_step",
     "manual_vs_autodiff": "benchmarks.bench_manual_vs_autodiff",
+    "conv_rnn": "benchmarks.bench_conv_rnn",
     "loop": "benchmarks.bench_loop",
     "peers": "benchmarks.peers",
+    "gru_peers": "benchmarks.bench_gru_peers",
     "scaling": "benchmarks.bench_scaling",
+    "time_to_accuracy": "benchmarks.bench_time_to_accuracy",
 }
 """Benchmark name -> module exposing ``run(quick: bool, ...) -> list[dict]``, in run order."""
+OPT_IN = ("time_to_accuracy",)
+"""Benchmarks that run only when ``--only`` names them: each trains whole models to a target
+accuracy, many times, in fresh processes (minutes to hours)."""
 
 SUITES = ("quick", "full", "smoke")
 
@@ -48,13 +58,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks",
         description="funcnn's jit benchmarks: roofline, training step, manual backward vs "
-        "autodiff, on-device loop, peers, scaling.",
+        "autodiff (MLP, CNN, GRU), on-device loop, peers (MLP, GRU), scaling.",
     )
     parser.add_argument(
         "--suite",
         choices=SUITES,
         default="quick",
-        help="quick: < 3 min on 2 CPU cores (default); full: for a real machine; smoke: tiny "
+        help="quick: a few minutes on 2 CPU cores (default); full: for a real machine; smoke: tiny "
         "sizes, checks the machinery only",
     )
     parser.add_argument(
@@ -70,7 +80,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         nargs="+",
         metavar="NAME",
         default=None,
-        help=f"run only these: {', '.join(BENCHES)}",
+        help=f"run only these: {', '.join(BENCHES)} (default: all but {', '.join(OPT_IN)})",
     )
     parser.add_argument("--list", action="store_true", help="list the benchmarks and exit")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -196,7 +206,7 @@ def run_suite(args: argparse.Namespace) -> tuple[dict, int]:
             f"[benchmarks] warning: the host is busy (load average {load[0]} on "
             f"{os.cpu_count()} cores): CPU timings will be slow and noisy"
         )
-    selected = args.only or list(BENCHES)
+    selected = args.only or [n for n in BENCHES if n not in OPT_IN]
     failed = False
     roofline = None
     for name in (n for n in BENCHES if n in selected):
@@ -225,7 +235,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.argv = None if argv is None else list(argv)
     if args.list:
         for name, mod in BENCHES.items():
-            print(f"{name:20s} {mod}")
+            print(f"{name:20s} {mod}" + ("  (only with --only)" if name in OPT_IN else ""))
         return 0
     _, code = run_suite(args)
     return code

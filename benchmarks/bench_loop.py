@@ -38,16 +38,14 @@ Workloads:
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import json
 import os
 import sys
 
 if __package__ in (None, ""):  # run as a script: make `benchmarks` and `funcnn` importable
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks.records import device_info, make_record, workload
+from benchmarks.records import device_info, make_record, script_main, workload
 from benchmarks.same_work import SameWork, assert_same_work
 from benchmarks.timing import compile_jitted, paired_ratio, progress_bar, time_interleaved
 
@@ -331,14 +329,7 @@ def run(
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--full", action="store_true", help="more repeats")
-    parser.add_argument("--json", action="store_true", help="print the records as JSON")
-    args = parser.parse_args(argv)
-    records = run(quick=not args.full)
-    if args.json:
-        print(json.dumps(records, indent=1))
-    return 0
+    return script_main(run, __doc__.split("\n\n")[0], argv, full_help="more repeats")
 
 
 if __name__ == "__main__":

@@ -96,17 +96,24 @@ def make_step(model, grad: str, optimizer):
 def check_same_gradients(model, params, x, y, dtype: str) -> float:
     """Assert manual and autodiff gradients agree (gradcheck's relative error <= tolerance);
     returns the largest relative error."""
+    manual = jax.jit(make_value_and_grad(model, "manual"))(params, x, y)
+    auto = jax.jit(make_value_and_grad(model, "autodiff"))(params, x, y)
+    return assert_same_gradients(manual, auto, dtype)
+
+
+def assert_same_gradients(manual, auto, dtype: str, what: str = "manual and autodiff") -> float:
+    """Assert two ``(loss, grads)`` agree: every gradient leaf within gradcheck's relative
+    error :data:`GRAD_RTOL` of the dtype, and the losses too; returns the largest relative
+    error (raises :class:`WorkMismatchError`)."""
     from funcnn.gradcheck import compare_grads
 
     rtol = GRAD_RTOL.get(dtype, 1e-4)
-    manual = jax.jit(make_value_and_grad(model, "manual"))(params, x, y)
-    auto = jax.jit(make_value_and_grad(model, "autodiff"))(params, x, y)
     rows = compare_grads(manual[1], auto[1], rtol=rtol)
     bad = [r for r in rows if not r.passed]
     loss_err = abs(float(manual[0]) - float(auto[0])) / max(abs(float(auto[0])), 1e-30)
     if bad or loss_err > rtol:
         raise WorkMismatchError(
-            f"manual and autodiff gradients differ (rtol {rtol:g}): "
+            f"{what} gradients differ (rtol {rtol:g}): "
             + "; ".join(f"{r.path} rel err {r.max_rel_err:.3g} {r.note}" for r in bad)
             + f"; loss rel err {loss_err:.3g}"
         )

@@ -107,5 +107,16 @@ def plot_peers(records: list[dict], path: str) -> str | None:
     return save(fig, path)
 
 
-PLOTS = {"step": plot_step, "peers": plot_peers, "scaling": plot_scaling}
+def plot_time_to_accuracy(records: list[dict], path: str) -> str | None:
+    from benchmarks.report_tta import plot_tta
+
+    return plot_tta(records, path)
+
+
+PLOTS = {
+    "step": plot_step,
+    "peers": plot_peers,
+    "scaling": plot_scaling,
+    "time_to_accuracy": plot_time_to_accuracy,
+}
 """name -> ``plot(records, path) -> path or None`` (None: nothing to draw)."""

@@ -16,7 +16,7 @@ Record schema (one JSON object per measurement; :func:`validate_record` checks i
                                  optax, chex, numpy), plus the libraries the record's
                                  contender uses
     median_s, min_s, max_s float seconds per call
-    repeats               int    number of timed calls (>= 20)
+    repeats               int    number of timed calls (>= 20; >= 1 where unit is "run")
     compile_s             float or None   compile time, measured apart (None: not compiled)
     flops                 float  (where it applies) floating-point operations per call
     flops_formula         str    how ``flops`` was counted
@@ -24,6 +24,8 @@ Record schema (one JSON object per measurement; :func:`validate_record` checks i
     fraction_of_roofline  float  achieved_flops_per_s / the measured matmul roofline
     ratio                 float  (where it applies) median_s / the baseline's median_s, same run
     baseline              str    the name of the contender ``ratio`` is measured against
+    unit                  str    (where it applies) "run": each repeat is a whole training run
+                                 in a fresh process (time_to_accuracy), not a call
 
 Scripts written elsewhere may return records with ``batch``, ``dtype``, ``sizes`` or ``model``
 at the top level, or without ``device``/``versions``: :func:`normalize_record` moves and fills
@@ -32,11 +34,12 @@ them so every record in ``results.json`` has the schema above.
 
 from __future__ import annotations
 
+import argparse
 import datetime as _dt
 import json
 import math
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from benchmarks.timing import MIN_REPEATS, Timing
@@ -74,6 +77,7 @@ OPTIONAL_FIELDS: dict[str, tuple[type, ...]] = {
     "ratio": (float,),
     "baseline": (str,),
     "notes": (str,),
+    "unit": (str,),
 }
 """Fields a record has where they apply (``ratio`` always comes with ``baseline``)."""
 
@@ -196,8 +200,9 @@ def validate_record(rec: Any) -> list[str]:
         for key in ("platform", "device_kind"):
             if not isinstance(rec["device"].get(key), str):
                 problems.append(f"device.{key} must be a string.")
-    if isinstance(rec.get("repeats"), int) and rec["repeats"] < MIN_REPEATS:
-        problems.append(f"repeats must be >= {MIN_REPEATS}; got {rec['repeats']}.")
+    floor = 1 if rec.get("unit") == "run" else MIN_REPEATS
+    if isinstance(rec.get("repeats"), int) and rec["repeats"] < floor:
+        problems.append(f"repeats must be >= {floor}; got {rec['repeats']}.")
     times = [rec.get(k) for k in ("min_s", "median_s", "max_s")]
     if all(isinstance(t, float) for t in times):
         if not all(math.isfinite(t) and t > 0 for t in times):
@@ -282,3 +287,25 @@ def normalize_workload(out: dict[str, Any]) -> dict[str, Any]:
     if work.get("dtype") is not None:
         work["dtype"] = str(work["dtype"])
     return work
+
+
+# --- a benchmark run as a script -----------------------------------------------------------
+
+
+def script_main(
+    run: Callable[..., list[dict]],
+    description: str,
+    argv: Sequence[str] | None = None,
+    *,
+    full_help: str = "the full configuration",
+) -> int:
+    """``python benchmarks/bench_<name>.py [--full] [--json]``: ``run(quick=not --full)``,
+    its records printed as JSON with ``--json``."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--full", action="store_true", help=full_help)
+    parser.add_argument("--json", action="store_true", help="print the records as JSON")
+    args = parser.parse_args(argv)
+    records = run(quick=not args.full)
+    if args.json:
+        print(json.dumps(records, indent=1))
+    return 0

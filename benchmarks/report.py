@@ -19,6 +19,8 @@ import sys
 from collections.abc import Sequence
 
 from benchmarks.plots import PLOTS
+from benchmarks.report_conv_rnn import conv_rnn_section, gru_peers_section
+from benchmarks.report_tta import tta_section
 from benchmarks.tables import (
     GENERIC_COLUMNS,
     by_bench,
@@ -29,6 +31,7 @@ from benchmarks.tables import (
     paired,
     pct,
     records_table,
+    same_work_cell,
     sizes_label,
     table,
 )
@@ -146,16 +149,6 @@ PEERS_METHOD = (
 )
 
 
-def same_work_cell(r: dict) -> str:
-    sw = r.get("same_work")
-    if not sw:
-        return "-"
-    out = f"ok, max err {sw['max_rel_err']:.2f} tol"
-    if sw.get("outliers"):
-        out += f", {sw['outliers']}/{sw['elements']} params within 2 lr"
-    return out
-
-
 def peers_section(records: list[dict], plots: dict[str, str]) -> list[str]:
     """The step in other libraries, then scikit-learn's epoch."""
     return peer_steps_section(mlp_peers(records), plots) + sklearn_section(records)
@@ -260,7 +253,10 @@ SECTIONS = {
     "peers": peers_section,
     "scaling": scaling_section,
     "manual_vs_autodiff": manual_vs_autodiff_section,
+    "conv_rnn": conv_rnn_section,
+    "gru_peers": gru_peers_section,
     "loop": loop_section,
+    "time_to_accuracy": tta_section,
 }
 """bench -> ``section(its records, plots) -> lines``, in the order of the report."""
 

@@ -55,6 +55,19 @@ def paired(r: dict) -> float | None:
     return r.get("ratio_paired", r.get("paired_ratio"))
 
 
+def same_work_cell(r: dict) -> str:
+    """A record's same-work check: the largest error in units of the tolerance, and the
+    parameters that took opposite rounding-level Adam steps."""
+    sw = r.get("same_work")
+    if not sw:
+        return "-"
+    out = f"ok, max err {sw['max_rel_err']:.2f} tol"
+    if sw.get("outliers"):
+        within = f"{sw['outlier_atol']:.3g}" if "outlier_atol" in sw else "2 lr"
+        out += f", {sw['outliers']}/{sw['elements']} params within {within}"
+    return out
+
+
 def table(header: Sequence[str], rows: list[Sequence[Any]]) -> str:
     """A Markdown table."""
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]

@@ -4,6 +4,7 @@ peer and PyTorch eager, and hand-written against autodiff gradients."""
 
 from __future__ import annotations
 
+from benchmarks.report_tta import tta_targets
 from benchmarks.tables import by_bench, gflops, mlp_key, mlp_peers, pct, sizes_label, table
 from benchmarks.workloads import LARGE
 
@@ -60,7 +61,7 @@ def targets(records: list[dict]) -> list[tuple[str, str, str]]:
                     "met" if r["ratio"] <= TARGET_MANUAL_RATIO else "missed",
                 )
             )
-    return rows
+    return rows + tta_targets(records)
 
 
 def peer_targets(label: str, peers: list[dict], key) -> list[tuple[str, str, str]]:

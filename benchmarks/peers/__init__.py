@@ -19,7 +19,8 @@ library is missing; :mod:`benchmarks.peers.contender` says what a module provide
 * :mod:`~benchmarks.peers.torch`: ``torch_eager`` and ``torch_compile`` (full suite only).
 
 A new contender is a new module here with ``CONTENDERS`` and ``PACKAGES``: :data:`CONTENDERS`
-collects every module's. And :mod:`~benchmarks.peers.sklearn` times scikit-learn's
+collects every module's. A module's ``GRU_CONTENDERS`` (baseline, flax, equinox, torch) are
+the bidirectional GRU's step, timed by :mod:`benchmarks.bench_gru_peers`. And :mod:`~benchmarks.peers.sklearn` times scikit-learn's
 ``MLPClassifier`` epoch against funcnn's scanned epoch on MNIST-1D.
 
     python -m benchmarks --only peers
@@ -41,7 +42,7 @@ from benchmarks.peers.sklearn import PACKAGES as SKLEARN_PACKAGES
 from benchmarks.peers.sklearn import sklearn_comparison
 from benchmarks.records import device_info, make_record, workload
 from benchmarks.same_work import assert_same_work, to_numpy
-from benchmarks.timing import paired_ratio, progress_bar, repeats_for, time_interleaved
+from benchmarks.timing import Timing, paired_ratio, progress_bar, repeats_for, time_interleaved
 from benchmarks.workloads import (
     ADAM_LR,
     FLOPS_FORMULA,
@@ -104,16 +105,20 @@ OUTLIER_FRACTION = 1e-3
 # --- the registry --------------------------------------------------------------------------
 
 
-def discover() -> tuple[dict[str, Callable[..., Contender]], dict[str, tuple[str, ...]]]:
-    """Every contender module of this package: ``(name -> builder, name -> packages)``,
-    funcnn's own first, then the modules in alphabetical order."""
+def discover(
+    registry: str = "CONTENDERS",
+) -> tuple[dict[str, Callable[..., Contender]], dict[str, tuple[str, ...]]]:
+    """Every contender module of this package: ``(name -> builder, name -> packages)`` from
+    each module's ``registry`` dict (``CONTENDERS``: the MLP step; ``GRU_CONTENDERS``: the
+    GRU step of :mod:`benchmarks.bench_gru_peers`), funcnn's own first, then the modules in
+    alphabetical order."""
     modules = sorted(m.name for m in pkgutil.iter_modules(__path__))
     modules.sort(key=lambda m: m != "baseline")
     builders: dict[str, Callable[..., Contender]] = {}
     packages: dict[str, tuple[str, ...]] = {}
     for module_name in modules:
         module = importlib.import_module(f"{__name__}.{module_name}")
-        for name, build in getattr(module, "CONTENDERS", {}).items():
+        for name, build in getattr(module, registry, {}).items():
             builders[name] = build
             packages[name] = tuple(module.PACKAGES)
     return builders, packages
@@ -140,6 +145,8 @@ def work_trace(contender: Contender, n_steps: int = CHECK_STEPS) -> dict[str, An
     before the chaotic early phase of training (Adam's first steps move every weight by about
     lr at once) has amplified rounding differences between implementations.
     """
+    import jax
+
     losses, params, seconds = [], None, []
     for i in range(n_steps):
         t0 = time.perf_counter()
@@ -147,7 +154,7 @@ def work_trace(contender: Contender, n_steps: int = CHECK_STEPS) -> dict[str, An
         seconds.append(time.perf_counter() - t0)
         losses.append(to_numpy(contender.loss()))
         if i == 0:
-            params = [{k: to_numpy(v) for k, v in l.items()} for l in contender.params()]
+            params = jax.tree.map(to_numpy, contender.params())
     return {"losses": losses, "params": params, "seconds": seconds}
 
 
@@ -178,13 +185,18 @@ def verify_same_work(reference: dict, candidate: dict, *, dtype: str, what: str,
 # --- one workload --------------------------------------------------------------------------
 
 
-def build_contenders(names, sizes, init, x, y, *, dtype, lr, label, progress=True):
-    """``(name -> Contender, name -> why it was skipped)`` for ``names`` on one workload."""
+def build_contenders(names, sizes, init, x, y, *, dtype, lr, label, progress=True, registry=None):
+    """``(name -> Contender, name -> why it was skipped)`` for ``names`` on one workload.
+
+    ``registry`` (default :data:`CONTENDERS`) holds the builders; ``sizes`` is their first
+    argument (the MLP's sizes; a :class:`benchmarks.nets.GRUSpec` for ``GRU_CONTENDERS``).
+    """
+    registry = CONTENDERS if registry is None else registry
     contenders: dict[str, Contender] = {}
     skipped: dict[str, str] = {}
     for name in progress_bar(names, desc=f"peers {label}", enabled=progress):
         try:
-            contenders[name] = CONTENDERS[name](sizes, init, x, y, dtype, lr)
+            contenders[name] = registry[name](sizes, init, x, y, dtype, lr)
         except Unavailable as e:
             skipped[name] = str(e)
             print(f"[peers] {label}: skipping {name}: {e}")
@@ -229,6 +241,43 @@ def time_contenders(contenders: dict[str, Contender], per_call, budget_s, cooldo
     return timings, cooldown_s
 
 
+def peer_record(
+    bench: str,
+    name: str,
+    c: Contender,
+    work: dict,
+    t: Timing,
+    base_t: Timing,
+    *,
+    same_work: dict,
+    cooldown_s: float,
+    device,
+    packages: Sequence[str],
+    **extra,
+) -> dict:
+    """The record of contender ``name`` timed ``t`` in the run where funcnn took ``base_t``:
+    ``ratio`` of the medians and ``ratio_paired`` of the rounds, how it compiled and ran,
+    its same-work check (:data:`CHECK_STEPS` steps)."""
+    return make_record(
+        bench,
+        name,
+        work,
+        t,
+        compile_s=c.compile_s,
+        ratio=t.median / base_t.median,
+        baseline=BASELINE,
+        device=device,
+        packages=packages,
+        ratio_paired=paired_ratio(t, base_t),
+        compile_method=c.compile_method,
+        how=c.how,
+        runtime=c.runtime,
+        same_work=dict(same_work, steps=CHECK_STEPS),
+        cooldown_s=cooldown_s,
+        **extra,
+    )
+
+
 def compare_workload(
     sizes: Sequence[int],
     batch: int,
@@ -258,24 +307,19 @@ def compare_workload(
     records = []
     for name, c in contenders.items():
         t = timings[name]
-        rec = make_record(
+        rec = peer_record(
             NAME,
             name,
+            c,
             workload("mlp", sizes, batch, dtype, optimizer="adam", lr=lr),
             t,
-            compile_s=c.compile_s,
-            flops=mlp_step_flops(sizes, batch),
-            flops_formula=FLOPS_FORMULA,
-            ratio=t.median / base_t.median,
-            baseline=BASELINE,
+            base_t,
+            same_work=checks[name],
+            cooldown_s=cooldown_s,
             device=device,
             packages=PACKAGES_OF[name],
-            ratio_paired=paired_ratio(t, base_t),
-            compile_method=c.compile_method,
-            how=c.how,
-            runtime=c.runtime,
-            same_work=dict(checks[name], steps=CHECK_STEPS),
-            cooldown_s=cooldown_s,
+            flops=mlp_step_flops(sizes, batch),
+            flops_formula=FLOPS_FORMULA,
         )
         records.append(rec)
         print(
@@ -290,10 +334,12 @@ def compare_workload(
 # --- the benchmark -------------------------------------------------------------------------
 
 
-def contender_names(names: Sequence[str] | None, cfg: dict) -> list[str]:
-    """The contenders to run: ``names`` (default all), funcnn first; ``torch_compile`` only
-    where the configuration asks for it."""
-    names = list(names or CONTENDERS)
+def contender_names(names: Sequence[str] | None, cfg: dict, registry=None) -> list[str]:
+    """The contenders to run: ``names`` (default all of ``registry``, by default
+    :data:`CONTENDERS`), funcnn first; ``torch_compile`` only where the configuration asks
+    for it."""
+    registry = CONTENDERS if registry is None else registry
+    names = list(names or registry)
     if not cfg.get("torch_compile", False) and "torch_compile" in names:
         names.remove("torch_compile")
         print(
@@ -301,9 +347,9 @@ def contender_names(names: Sequence[str] | None, cfg: dict) -> list[str]:
             "for minutes on a small CPU); --suite full runs it"
         )
     names = [BASELINE] + [n for n in names if n != BASELINE]
-    unknown = [n for n in names if n not in CONTENDERS]
+    unknown = [n for n in names if n not in registry]
     if unknown:
-        raise ValueError(f"unknown peers {unknown}; valid: {sorted(CONTENDERS)}.")
+        raise ValueError(f"unknown peers {unknown}; valid: {sorted(registry)}.")
     return names
 
 

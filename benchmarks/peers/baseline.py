@@ -6,12 +6,18 @@ plain jitted step.
 * ``funcnn_jit``: the same model, loss and optimizer in a hand-written ``jax.jit`` step
   outside the engine: the cost of ``make_train_step``'s state handling (step counter, key) is
   the difference to "funcnn".
+
+The GRU step of :mod:`benchmarks.bench_gru_peers` (``GRU_CONTENDERS``):
+
+* ``funcnn``: the engine's step on the bidirectional GRU with ``grad="autodiff"`` (the
+  baseline: autodiff through the scan, as the peers do);
+* ``funcnn_manual``: the same step with ``grad="manual"``, the hand-written BPTT.
 """
 
 from __future__ import annotations
 
-from benchmarks.peers.contender import Contender, copy_init, pure_contender
-from benchmarks.workloads import funcnn_step, jnp_dtype
+from benchmarks.peers.contender import Contender, copy_init, copy_tree, pure_contender
+from benchmarks.workloads import ADAM_EPS, FuncnnStep, funcnn_step, jnp_dtype
 
 PACKAGES: tuple[str, ...] = ()  # funcnn's own versions are in every record
 
@@ -20,11 +26,17 @@ def build_funcnn(sizes, init, x, y, dtype, lr, *, fresh: bool = True) -> Contend
     """funcnn's engine step from ``init``; ``fresh=False`` reuses a compiled step (the
     reference trace), whose compile time is then not measured."""
     fs = funcnn_step(sizes, dtype=dtype, lr=lr, fresh=fresh)
-    state = fs.state_from(copy_init(init, jnp_dtype(dtype)))
+    return engine_contender("funcnn", fs, copy_init(init, jnp_dtype(dtype)), x, y, fresh)
+
+
+def engine_contender(name: str, fs: FuncnnStep, params, x, y, fresh: bool = True) -> Contender:
+    """The contender of funcnn's engine step ``fs`` from ``params``, its compile time
+    measured unless ``fresh`` is False (a reused, already compiled step)."""
+    state = fs.state_from(params)
     compile_s = fs.compile(x, y, state)[1] if fresh else None
     chain = fs.chain(x, y, state)
     return Contender(
-        "funcnn",
+        name,
         chain,
         lambda: fs.loss(chain.last),
         lambda: fs.params(chain.state[0]),
@@ -60,3 +72,29 @@ def build_funcnn_jit(sizes, init, x, y, dtype, lr) -> Contender:
 
 
 CONTENDERS = {"funcnn": build_funcnn, "funcnn_jit": build_funcnn_jit}
+
+
+def build_funcnn_gru(spec, init, x, y, dtype, lr, *, grad: str = "autodiff") -> Contender:
+    """The engine's step (``make_train_step(grad=grad, grad_norm=False)``, Adam, the state
+    donated) on ``spec.model()`` from ``init``."""
+    import optax
+
+    from funcnn.train import make_train_step
+
+    model = spec.model()
+    optimizer = optax.adam(lr, eps=ADAM_EPS)
+    step = make_train_step(model, "softmax_cross_entropy", optimizer, grad=grad, grad_norm=False)
+    how = {
+        "autodiff": "jax.value_and_grad through the lax.scan",
+        "manual": "hand-written BPTT (reverse lax.scan)",
+    }[grad]
+    name = "funcnn" if grad == "autodiff" else f"funcnn_{grad}"
+    fs = FuncnnStep(model, step, optimizer, None, f"make_train_step(grad={grad!r}): {how}")
+    return engine_contender(name, fs, copy_tree(init, jnp_dtype(dtype)), x, y)
+
+
+def build_funcnn_gru_manual(spec, init, x, y, dtype, lr) -> Contender:
+    return build_funcnn_gru(spec, init, x, y, dtype, lr, grad="manual")
+
+
+GRU_CONTENDERS = {"funcnn": build_funcnn_gru, "funcnn_manual": build_funcnn_gru_manual}

@@ -7,6 +7,12 @@ whose versions its records carry. A builder makes the library's training step fo
 parameters ``init`` (``[{"w": (n_in, n_out), "b": (n_out,)}]`` NumPy arrays), on the batch
 ``(x, y)``; it imports its library inside (through :func:`require`), so a missing library
 raises :class:`Unavailable` with the reason and the suite goes on without it.
+
+A module may also have ``GRU_CONTENDERS``, builders ``build(spec, init, x, y, dtype, lr)`` of
+the step of :class:`benchmarks.nets.GRUSpec`'s bidirectional GRU (funcnn's GRU equations, see
+:mod:`benchmarks.nets`) from funcnn's initial parameters ``init``, the model's params
+``[{"fwd": {"w_x", "w_h", "b"}, "bwd": {...}}, {"w", "b"}]`` as NumPy arrays
+(:mod:`benchmarks.bench_gru_peers` times them).
 """
 
 from __future__ import annotations
@@ -35,7 +41,7 @@ class Contender:
 
     ``call()`` runs one step (consuming and replacing its own state) and returns what to
     block on; ``loss()`` is the loss of the most recent step; ``params()`` the current
-    parameters in funcnn's layout ``[{"w": (n_in, n_out), "b": (n_out,)}]``.
+    parameters in funcnn's layout (``[{"w": (n_in, n_out), "b": (n_out,)}]`` for the MLP).
 
     Attributes:
         compile_s: compile time measured apart (None: nothing is compiled).
@@ -68,6 +74,11 @@ def require(module: str, pip_name: str):
 def copy_init(init: list[dict[str, np.ndarray]], dtype) -> list[dict[str, jax.Array]]:
     """Fresh device buffers of funcnn's initial params (each contender owns its copy)."""
     return [{k: jnp.asarray(v, dtype) for k, v in layer.items()} for layer in init]
+
+
+def copy_tree(init, dtype):
+    """Fresh device buffers of any pytree of funcnn's initial params."""
+    return jax.tree.map(lambda v: jnp.asarray(v, dtype), init)
 
 
 def optax_step(apply: Callable, lr: float, loss: Callable | None = None):

@@ -1,5 +1,10 @@
 """Equinox: ``eqx.nn.Linear`` layers applied per example with ``jax.vmap``, an
-``eqx.filter_jit(donate="all-except-first")`` optax step."""
+``eqx.filter_jit(donate="all-except-first")`` optax step.
+
+``GRU_CONTENDERS``: the bidirectional GRU step (``equinox``), its cell written from
+``eqx.nn.Linear`` layers over one example's sequence with ``jax.lax.scan`` (``eqx.nn.GRUCell``
+applies the reset gate after the hidden matmul, with a second bias: other values than
+funcnn's GRU, :mod:`benchmarks.nets`), ``jax.vmap`` over the batch."""
 
 from __future__ import annotations
 
@@ -40,6 +45,21 @@ def build_equinox(sizes, init, x, y, dtype, lr) -> Contender:
         model,
         [jnp.asarray(p["w"].T, dt) for p in init] + [jnp.asarray(p["b"], dt) for p in init],
     )
+    return equinox_contender(
+        eqx,
+        model,
+        x,
+        y,
+        lr,
+        to_funcnn=lambda m: [{"w": l.weight.T, "b": l.bias} for l in m.layers],
+        how='eqx.nn.Linear layers + jax.vmap, eqx.filter_jit(donate="all-except-first") step',
+    )
+
+
+def equinox_contender(eqx, model, x, y, lr, *, to_funcnn, how: str) -> Contender:
+    """The ``equinox`` contender: ``model`` (one example -> logits) under ``jax.vmap``,
+    softmax cross-entropy, Adam, an ``eqx.filter_jit`` step with model and optimizer state
+    donated; ``to_funcnn`` gives the model's parameters in funcnn's layout."""
     optimizer = optax.adam(lr, eps=ADAM_EPS)
     opt_state = optimizer.init(eqx.filter(model, eqx.is_array))
 
@@ -64,11 +84,102 @@ def build_equinox(sizes, init, x, y, dtype, lr) -> Contender:
         "equinox",
         chain,
         lambda: chain.last[2],
-        lambda: [{"w": l.weight.T, "b": l.bias} for l in chain.state[0].layers],
+        lambda: to_funcnn(chain.state[0]),
         compile_s,
         "lower().compile()",
-        'eqx.nn.Linear layers + jax.vmap, eqx.filter_jit(donate="all-except-first") step',
+        how,
     )
 
 
 CONTENDERS = {"equinox": build_equinox}
+
+
+def build_equinox_gru(spec, init, x, y, dtype, lr) -> Contender:
+    eqx = require("equinox", "equinox")
+    dt = jnp_dtype(dtype)
+    H = spec.hidden
+
+    class GRU(eqx.Module):
+        """funcnn's GRU on one sequence: the input projection carries the one bias per
+        gate; the reset gate multiplies h before the candidate's hidden matmul."""
+
+        inp: eqx.nn.Linear  # n_in -> 3H, [z, r, hh]
+        rec_zr: eqx.nn.Linear  # H -> 2H, no bias
+        rec_h: eqx.nn.Linear  # H -> H, no bias
+
+        def __init__(self, key):
+            ki, kz, kh = jax.random.split(key, 3)
+            self.inp = eqx.nn.Linear(spec.n_in, 3 * H, key=ki, dtype=dt)
+            self.rec_zr = eqx.nn.Linear(H, 2 * H, use_bias=False, key=kz, dtype=dt)
+            self.rec_h = eqx.nn.Linear(H, H, use_bias=False, key=kh, dtype=dt)
+
+        def __call__(self, seq):  # (T, n_in) -> the last state (H,)
+            xw = jax.vmap(self.inp)(seq)  # (T, 3H)
+
+            def step(h, xw_t):
+                zr = jax.nn.sigmoid(xw_t[: 2 * H] + self.rec_zr(h))
+                z, r = zr[:H], zr[H:]
+                hh = jnp.tanh(xw_t[2 * H :] + self.rec_h(r * h))
+                return z * h + (1.0 - z) * hh, None
+
+            h, _ = jax.lax.scan(step, jnp.zeros((H,), dt), xw)
+            return h
+
+    class Net(eqx.Module):
+        fwd: GRU
+        bwd: GRU
+        out: eqx.nn.Linear
+
+        def __init__(self, key):
+            kf, kb, ko = jax.random.split(key, 3)
+            self.fwd, self.bwd = GRU(kf), GRU(kb)
+            self.out = eqx.nn.Linear(2 * H, spec.n_classes, key=ko, dtype=dt)
+
+        def __call__(self, x):  # one example (steps * n_in,) -> (n_classes,)
+            seq = x.reshape(spec.steps, spec.n_in)
+            return self.out(jnp.concatenate([self.fwd(seq), self.bwd(seq[::-1])]))
+
+    # The structure without drawing random weights, then funcnn's weights put in
+    # (equinox stores weight as (n_out, n_in)).
+    model = eqx.filter_eval_shape(Net, jax.random.key(0))
+    rnn, dense = init
+
+    def gru_leaves(g, p):
+        w_h = p["w_h"]
+        return [(g.inp.weight, p["w_x"].T), (g.inp.bias, p["b"])] + [
+            (g.rec_zr.weight, w_h[:, : 2 * H].T),
+            (g.rec_h.weight, w_h[:, 2 * H :].T),
+        ]
+
+    def pairs(m):
+        return [
+            *gru_leaves(m.fwd, rnn["fwd"]),
+            *gru_leaves(m.bwd, rnn["bwd"]),
+            (m.out.weight, dense["w"].T),
+            (m.out.bias, dense["b"]),
+        ]
+
+    model = eqx.tree_at(
+        lambda m: [leaf for leaf, _ in pairs(m)],
+        model,
+        [jnp.asarray(v, dt) for _, v in pairs(model)],
+    )
+    return equinox_contender(eqx, model, x, y, lr, to_funcnn=gru_to_funcnn, how=GRU_HOW)
+
+
+GRU_HOW = (
+    "GRU cell from eqx.nn.Linear layers under jax.lax.scan per example, jax.vmap over the "
+    'batch, eqx.filter_jit(donate="all-except-first") step'
+)
+
+
+def gru_to_funcnn(model):
+    def cell(g):
+        w_h = jnp.concatenate([g.rec_zr.weight.T, g.rec_h.weight.T], axis=1)
+        return {"w_x": g.inp.weight.T, "w_h": w_h, "b": g.inp.bias}
+
+    out = {"w": model.out.weight.T, "b": model.out.bias}
+    return [{"fwd": cell(model.fwd), "bwd": cell(model.bwd)}, out]
+
+
+GRU_CONTENDERS = {"equinox": build_equinox_gru}

@@ -1,6 +1,10 @@
 """Flax: the linen API (``nn.Dense`` layers in a pure ``apply``, a ``jax.jit`` optax step)
 and the NNX API (``nnx.Linear`` layers, ``nnx.Optimizer``, an ``nnx.jit`` step with model
-and optimizer donated, as ``nnx.jit``'s documentation shows)."""
+and optimizer donated, as ``nnx.jit``'s documentation shows).
+
+``GRU_CONTENDERS``: the bidirectional GRU step in NNX (``flax_nnx``), its cell written from
+``nnx.Linear`` layers because ``nnx.GRUCell`` applies the reset gate after the hidden matmul
+and has a second bias: other values than funcnn's GRU (:mod:`benchmarks.nets`)."""
 
 from __future__ import annotations
 
@@ -78,6 +82,21 @@ def build_flax_nnx(sizes, init, x, y, dtype, lr) -> Contender:
             return self.layers[-1](x)
 
     model = Net(init, nnx.Rngs(0))
+    return nnx_contender(
+        nnx,
+        model,
+        x,
+        y,
+        lr,
+        lambda: [{"w": l.kernel[...], "b": l.bias[...]} for l in model.layers],
+        "nnx.Linear layers, nnx.Optimizer, nnx.jit(donate_argnames=(model, optimizer))",
+    )
+
+
+def nnx_contender(nnx, model, x, y, lr, params, how: str) -> Contender:
+    """The ``flax_nnx`` contender: ``model(x) -> logits``, softmax cross-entropy, an
+    ``nnx.Optimizer`` with Adam and an ``nnx.jit`` step with model and optimizer donated, as
+    ``nnx.jit``'s documentation shows; ``params()`` gives funcnn's layout."""
     optimizer = nnx.Optimizer(model, optax.adam(lr, eps=ADAM_EPS), wrt=nnx.Param)
 
     @nnx.jit(donate_argnames=("model", "optimizer"))
@@ -98,14 +117,81 @@ def build_flax_nnx(sizes, init, x, y, dtype, lr) -> Contender:
 
     _, compile_s = compile_jitted(train_step, model, optimizer, x, y)
     return Contender(
-        "flax_nnx",
-        call,
-        lambda: state["loss"],
-        lambda: [{"w": l.kernel[...], "b": l.bias[...]} for l in model.layers],
-        compile_s,
-        "lower().compile()",
-        "nnx.Linear layers, nnx.Optimizer, nnx.jit(donate_argnames=(model, optimizer))",
+        "flax_nnx", call, lambda: state["loss"], params, compile_s, "lower().compile()", how
     )
 
 
 CONTENDERS = {"flax_linen": build_flax_linen, "flax_nnx": build_flax_nnx}
+
+
+def build_flax_nnx_gru(spec, init, x, y, dtype, lr) -> Contender:
+    require("flax", "flax")
+    from flax import nnx
+
+    dt = jnp_dtype(dtype)
+    H = spec.hidden
+
+    def given(a):  # funcnn's initial weights enter through the layers' initializers
+        return lambda *_: jnp.asarray(a, dt)
+
+    def linear(w, b=None, *, rngs):
+        return nnx.Linear(
+            *w.shape,
+            use_bias=b is not None,
+            kernel_init=given(w),
+            bias_init=given(b) if b is not None else nnx.initializers.zeros_init(),
+            dtype=dt,
+            param_dtype=dt,
+            rngs=rngs,
+        )
+
+    class GRU(nnx.Module):
+        """funcnn's GRU: the input projection carries the one bias per gate; the reset
+        gate multiplies h before the candidate's hidden matmul."""
+
+        def __init__(self, p, rngs):
+            self.inp = linear(p["w_x"], p["b"], rngs=rngs)  # (n_in, 3H), [z, r, hh]
+            self.rec_zr = linear(p["w_h"][:, : 2 * H], rngs=rngs)  # (H, 2H)
+            self.rec_h = linear(p["w_h"][:, 2 * H :], rngs=rngs)  # (H, H)
+
+        def __call__(self, seq):  # (B, T, n_in) -> the last state (B, H)
+            xw = jnp.swapaxes(self.inp(seq), 0, 1)  # (T, B, 3H)
+
+            def step(h, xw_t):
+                zr = nnx.sigmoid(xw_t[:, : 2 * H] + self.rec_zr(h))
+                z, r = zr[:, :H], zr[:, H:]
+                hh = nnx.tanh(xw_t[:, 2 * H :] + self.rec_h(r * h))
+                return z * h + (1.0 - z) * hh, None
+
+            h, _ = jax.lax.scan(step, jnp.zeros((seq.shape[0], H), dt), xw)
+            return h
+
+    class Net(nnx.Module):
+        def __init__(self, rngs):
+            self.fwd = GRU(init[0]["fwd"], rngs)
+            self.bwd = GRU(init[0]["bwd"], rngs)
+            self.out = linear(init[1]["w"], init[1]["b"], rngs=rngs)
+
+        def __call__(self, x):
+            seq = x.reshape(x.shape[0], spec.steps, spec.n_in)
+            h = jnp.concatenate([self.fwd(seq), self.bwd(seq[:, ::-1])], axis=1)
+            return self.out(h)
+
+    model = Net(nnx.Rngs(0))
+
+    def gru_params(g):
+        w_h = jnp.concatenate([g.rec_zr.kernel[...], g.rec_h.kernel[...]], axis=1)
+        return {"w_x": g.inp.kernel[...], "w_h": w_h, "b": g.inp.bias[...]}
+
+    def params():
+        out = {"w": model.out.kernel[...], "b": model.out.bias[...]}
+        return [{"fwd": gru_params(model.fwd), "bwd": gru_params(model.bwd)}, out]
+
+    how = (
+        "GRU cell from nnx.Linear layers under jax.lax.scan, nnx.Optimizer, "
+        "nnx.jit(donate_argnames=(model, optimizer))"
+    )
+    return nnx_contender(nnx, model, x, y, lr, params, how)
+
+
+GRU_CONTENDERS = {"flax_nnx": build_flax_nnx_gru}

@@ -4,6 +4,11 @@ inductor's compile takes minutes on a small CPU).
 
 Each timed call is one step on the batch, converted once to a tensor on the device the JAX
 arrays live on (a CUDA GPU when JAX runs on one), blocked on with a CUDA synchronize there.
+
+``GRU_CONTENDERS``: the bidirectional GRU step eagerly (``torch_eager``), its cell written
+from ``nn.Linear`` layers and a Python loop over the steps: ``nn.GRU`` applies the reset gate
+after the hidden matmul and has a second bias (``r o (h W_hn^T + b_hn)``), other values than
+funcnn's GRU (:mod:`benchmarks.nets`).
 """
 
 from __future__ import annotations
@@ -31,11 +36,7 @@ def torch_device():
 def torch_parts(sizes, init, x, y, dtype, lr):
     """``(torch, net, opt, tx, ty, params, blocker)``: the network from ``init``, Adam, the
     batch as tensors, funcnn-layout params, and a blocker for the device."""
-    torch = require("torch", "torch")
-    if dtype not in ("float32", "bfloat16"):
-        raise Unavailable(f"dtype {dtype}")
-    tdtype = {"float32": torch.float32, "bfloat16": torch.bfloat16}[dtype]
-    device = torch_device()
+    torch, tdtype, device = torch_setup(dtype)
     layers: list = []
     for j, p in enumerate(init):
         lin = torch.nn.Linear(p["w"].shape[0], p["w"].shape[1])
@@ -47,19 +48,38 @@ def torch_parts(sizes, init, x, y, dtype, lr):
             layers.append(torch.nn.ReLU())
     net = torch.nn.Sequential(*layers).to(device=device, dtype=tdtype)
     opt = torch.optim.Adam(net.parameters(), lr=lr, betas=(0.9, 0.999), eps=ADAM_EPS)
-    tx = torch.from_numpy(np.array(x.astype(jnp.float32))).to(device=device, dtype=tdtype)
-    ty = torch.from_numpy(np.asarray(y).astype(np.int64)).to(device)
+    tx, ty = torch_batch(torch, x, y, device, tdtype)
     linears = [m for m in net if isinstance(m, torch.nn.Linear)]
 
     def params():
         return [{"w": m.weight.detach().T, "b": m.bias.detach()} for m in linears]
+
+    return torch, net, opt, tx, ty, params, device_blocker(torch, device)
+
+
+def torch_setup(dtype: str):
+    """``(torch, its dtype for dtype, the device)``, or :class:`Unavailable`."""
+    torch = require("torch", "torch")
+    if dtype not in ("float32", "bfloat16"):
+        raise Unavailable(f"dtype {dtype}")
+    return torch, {"float32": torch.float32, "bfloat16": torch.bfloat16}[dtype], torch_device()
+
+
+def torch_batch(torch, x, y, device, tdtype):
+    """The batch as tensors on ``device``: inputs in ``tdtype``, labels int64."""
+    tx = torch.from_numpy(np.array(x.astype(jnp.float32))).to(device=device, dtype=tdtype)
+    return tx, torch.from_numpy(np.asarray(y).astype(np.int64)).to(device)
+
+
+def device_blocker(torch, device):
+    """Waits for the device's queued work (a CUDA synchronize; nothing on the CPU)."""
 
     def blocker(out):
         if device.type == "cuda":
             torch.cuda.synchronize()
         return out
 
-    return torch, net, opt, tx, ty, params, blocker
+    return blocker
 
 
 def torch_step(torch, net, opt, tx, ty, opt_step=None):
@@ -83,7 +103,14 @@ def torch_step(torch, net, opt, tx, ty, opt_step=None):
 
 def build_torch_eager(sizes, init, x, y, dtype, lr) -> Contender:
     torch, net, opt, tx, ty, params, blocker = torch_parts(sizes, init, x, y, dtype, lr)
-    call, state = torch_step(torch, net, opt, tx, ty)
+    how = "nn.Sequential(Linear, ReLU, ...), F.cross_entropy, optim.Adam"
+    return eager_contender(torch, torch_step(torch, net, opt, tx, ty), params, how, blocker)
+
+
+def eager_contender(torch, step, params, how: str, blocker) -> Contender:
+    """The ``torch_eager`` contender of ``step = (call, state)`` (:func:`torch_step`)."""
+    call, state = step
+    how = f"{how}; {torch.get_num_threads()} threads"
     return Contender(
         "torch_eager",
         call,
@@ -91,7 +118,7 @@ def build_torch_eager(sizes, init, x, y, dtype, lr) -> Contender:
         params,
         None,
         "none (eager)",
-        f"nn.Sequential(Linear, ReLU, ...), F.cross_entropy, optim.Adam; {torch.get_num_threads()} threads",
+        how,
         blocker,
         runtime="torch",
     )
@@ -130,3 +157,69 @@ def build_torch_compile(sizes, init, x, y, dtype, lr) -> Contender:
 
 
 CONTENDERS = {"torch_eager": build_torch_eager, "torch_compile": build_torch_compile}
+
+
+def build_torch_gru(spec, init, x, y, dtype, lr) -> Contender:
+    torch, tdtype, device = torch_setup(dtype)
+    H = spec.hidden
+
+    def tensor(a):
+        return torch.from_numpy(np.array(a, np.float32))
+
+    def linear(w, b=None):  # funcnn's (n_in, n_out) weight; torch stores (n_out, n_in)
+        lin = torch.nn.Linear(*w.shape, bias=b is not None)
+        with torch.no_grad():
+            lin.weight.copy_(tensor(w.T))
+            if b is not None:
+                lin.bias.copy_(tensor(b))
+        return lin
+
+    class GRU(torch.nn.Module):
+        """funcnn's GRU: the input projection carries the one bias per gate; the reset
+        gate multiplies h before the candidate's hidden matmul."""
+
+        def __init__(self, p):
+            super().__init__()
+            self.inp = linear(p["w_x"], p["b"])  # [z, r, hh]
+            self.rec_zr = linear(p["w_h"][:, : 2 * H])
+            self.rec_h = linear(p["w_h"][:, 2 * H :])
+
+        def forward(self, seq):  # (B, T, n_in) -> the last state (B, H)
+            xw = self.inp(seq)  # (B, T, 3H)
+            h = seq.new_zeros(seq.shape[0], H)
+            for t in range(seq.shape[1]):
+                zr = torch.sigmoid(xw[:, t, : 2 * H] + self.rec_zr(h))
+                z, r = zr[:, :H], zr[:, H:]
+                hh = torch.tanh(xw[:, t, 2 * H :] + self.rec_h(r * h))
+                h = z * h + (1.0 - z) * hh
+            return h
+
+        def funcnn_params(self):
+            w_h = torch.cat([self.rec_zr.weight.detach().T, self.rec_h.weight.detach().T], 1)
+            return {"w_x": self.inp.weight.detach().T, "w_h": w_h, "b": self.inp.bias.detach()}
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fwd, self.bwd = GRU(init[0]["fwd"]), GRU(init[0]["bwd"])
+            self.out = linear(init[1]["w"], init[1]["b"])
+
+        def forward(self, x):
+            seq = x.reshape(x.shape[0], spec.steps, spec.n_in)
+            return self.out(torch.cat([self.fwd(seq), self.bwd(seq.flip(1))], dim=1))
+
+    net = Net().to(device=device, dtype=tdtype)
+    opt = torch.optim.Adam(net.parameters(), lr=lr, betas=(0.9, 0.999), eps=ADAM_EPS)
+    step = torch_step(torch, net, opt, *torch_batch(torch, x, y, device, tdtype))
+
+    def params():
+        out = {"w": net.out.weight.detach().T, "b": net.out.bias.detach()}
+        return [{"fwd": net.fwd.funcnn_params(), "bwd": net.bwd.funcnn_params()}, out]
+
+    how = (
+        "GRU cell from nn.Linear layers, a Python loop over the steps, F.cross_entropy, optim.Adam"
+    )
+    return eager_contender(torch, step, params, how, device_blocker(torch, device))
+
+
+GRU_CONTENDERS = {"torch_eager": build_torch_gru}

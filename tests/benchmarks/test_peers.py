@@ -11,30 +11,21 @@ import pytest
 
 from benchmarks import peers
 from benchmarks.same_work import WorkMismatchError, assert_same_work
-from tests.benchmarks.tiny import BATCH, LR, SIZES, TIGHT, assert_valid
-
-
-def _installed(package: str) -> bool:
-    try:
-        importlib.metadata.version(package)
-        return True
-    except importlib.metadata.PackageNotFoundError:
-        return False
+from tests.benchmarks.tiny import (
+    BATCH,
+    LR,
+    SIZES,
+    TIGHT,
+    assert_valid,
+    contender_params,
+    installed,
+)
 
 
 def contenders(*, leave_out=()) -> list:
     """Every registered contender as a test parameter, skipped where its library is missing;
     torch_compile (its inductor compile takes tens of seconds) is marked slow."""
-    params = []
-    for name, packages in peers.PACKAGES_OF.items():
-        if name in leave_out:
-            continue
-        missing = [p for p in packages if not _installed(p)]
-        marks = [pytest.mark.skipif(bool(missing), reason=f"{', '.join(missing)} not installed")]
-        if name == "torch_compile":
-            marks.append(pytest.mark.slow)
-        params.append(pytest.param(name, marks=marks, id=name))
-    return params
+    return contender_params(peers.PACKAGES_OF, leave_out=leave_out, slow=("torch_compile",))
 
 
 def test_the_registry_has_every_family_baseline_first():
@@ -171,7 +162,7 @@ def test_peer_records(monkeypatch):
     assert ran | set(skipped) == set(peers.CONTENDERS) - {"torch_compile"}
     for name, why in skipped.items():
         (package,) = peers.PACKAGES_OF[name]
-        assert not _installed(package) and f"pip install {package}" in why
+        assert not installed(package) and f"pip install {package}" in why
     for r in mlp:
         assert r["ratio"] == pytest.approx(r["median_s"] / base["median_s"])
         assert r["same_work"]["steps"] == peers.CHECK_STEPS

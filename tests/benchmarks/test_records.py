@@ -18,6 +18,7 @@ def _timing(n=MIN_REPEATS, t=1e-3):
 
 
 def test_make_record_has_the_schema(monkeypatch):
+    jax.devices()  # start the backend first: XLA aborts on a flag it does not know at start
     monkeypatch.setenv("XLA_FLAGS", "--xla_cpu_test_only")
     rec = records.make_record(
         "step",

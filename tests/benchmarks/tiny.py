@@ -1,7 +1,10 @@
 """Sizes and checks the benchmark tests share (the numbers of tiny runs mean nothing)."""
 
+import importlib.metadata
 import json
 import os
+
+import pytest
 
 from benchmarks.records import validate_record
 from benchmarks.timing import MIN_REPEATS
@@ -29,3 +32,43 @@ def assert_valid(records, bench):
         assert r["bench"] == bench
         assert r["repeats"] >= MIN_REPEATS
         json.dumps(r, allow_nan=False)
+
+
+def installed(package: str) -> bool:
+    """Whether the distribution ``package`` is installed."""
+    try:
+        importlib.metadata.version(package)
+        return True
+    except importlib.metadata.PackageNotFoundError:
+        return False
+
+
+def contender_params(packages_of: dict, *, leave_out=(), slow=()) -> list:
+    """Each contender of a registry (name -> its packages) as a test parameter, skipped where
+    a package is missing, marked slow where named in ``slow``."""
+    params = []
+    for name, packages in packages_of.items():
+        if name in leave_out:
+            continue
+        missing = [p for p in packages if not installed(p)]
+        marks = [pytest.mark.skipif(bool(missing), reason=f"{', '.join(missing)} not installed")]
+        if name in slow:
+            marks.append(pytest.mark.slow)
+        params.append(pytest.param(name, marks=marks, id=name))
+    return params
+
+
+def results_of(records, **fields) -> dict:
+    """A run's ``results.json`` content around ``records`` (a smoke suite in float32), with
+    ``fields`` over the defaults."""
+    return {
+        "suite": "smoke",
+        "dtype": "float32",
+        "started": "today",
+        "command": "python -m benchmarks",
+        "wall_s": 1.0,
+        "device": records[0]["device"],
+        "versions": records[0]["versions"],
+        "records": records,
+        **fields,
+    }

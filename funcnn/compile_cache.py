@@ -16,10 +16,10 @@ calling :func:`enable` before the first compilation.
 
 JAX caches only programs that took longer than ``jax_persistent_cache_min_compile_time_secs``
 (1 s by default) to compile, which would leave out every program of a small run; funcnn
-lowers the threshold to :data:`MIN_COMPILE_TIME_S` and lifts the minimum entry size, and,
-where the ``filelock`` package is installed (JAX needs it for this), bounds the folder to
-:data:`MAX_SIZE_BYTES` (least recently used entries are deleted); without it the folder grows
-until it is deleted (``rm -r ~/.cache/funcnn/jax`` is always safe).
+lowers the threshold to :data:`MIN_COMPILE_TIME_S` and lifts the minimum entry size, and
+bounds the folder to :data:`MAX_SIZE_BYTES` (least recently used entries are deleted; JAX
+needs the ``filelock`` package for this, a dependency of funcnn — where it is missing the
+folder grows until it is deleted, and ``rm -r ~/.cache/funcnn/jax`` is always safe).
 """
 
 from __future__ import annotations

@@ -10,7 +10,10 @@ mean test accuracy over seeds of at least 68% (the paper's MLP figure) with the 
 ReLU, sigmoid and tanh. The seeds of each activation train at once (``fit_seeds``, one
 ``jax.vmap``-ped program). The three activations are reported side by side; the notes call
 ReLU the most popular choice "due to ... its good performance", which the measured ranking
-shows or not, but the claim checked is the best activation's figure. The recipe suits ReLU;
+shows or not, but the claim checked is the best activation's figure. Each seed's run of the
+best activation is also checked against 68% on its own: these per-seed verdicts are the
+record's ``held_draws``, so ``python -m experiments`` does not rerun the study with other
+seeds (its claim is already over ``--n-seeds`` runs). The recipe suits ReLU;
 the sigmoid network learns much more slowly with it (its train accuracy stays low too, the
 plot's dashed curves), so it ends under-fitted rather than over-fitted.
 
@@ -89,6 +92,7 @@ def main(argv=None) -> dict:
     means = {a: numbers[a]["test_accuracy_mean"] for a in ACTIVATIONS}
     best = max(means, key=means.get)
     held = means[best] >= PAPER_MLP
+    per_seed = [acc >= PAPER_MLP for acc in numbers[best]["test_accuracy"]]  # held_draws
 
     plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.2), gridspec_kw={"width_ratios": [2, 1]})
@@ -138,6 +142,7 @@ def main(argv=None) -> dict:
         numbers=numbers,
         plots=plots,
         wall_time_s=t.seconds,
+        held_draws=per_seed,
     )
 
 

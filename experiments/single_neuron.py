@@ -7,14 +7,28 @@ here ``funcnn.backprop`` through ``funcnn.train``'s step), on scikit-learn's bre
 the same number of updates (``--epochs`` passes of single-sample SGD):
 
 1. per update, full-batch gradient descent is the smooth one: its full-data loss never
-   increases, minibatch SGD increases it on some updates and single-sample SGD on more, at
-   least 10% of them; and late in training (second half of the updates) single-sample SGD's
-   noise keeps its mean loss above full batch's;
+   increases, minibatch SGD increases it on some updates and single-sample SGD on at least 10%
+   of them; and late in training (second half of the updates) single-sample SGD's noise keeps
+   its mean loss above full batch's. Which of the two stochastic regimes increases the loss
+   more often is measured, not claimed: in full mode (seeds 0-4) single-sample SGD on 20-24%
+   of the updates and minibatch SGD on 17-30%, the minibatch's more often on 3 of the 5 (this
+   claim first said "minibatch's < SGD's", which full mode failed on seeds 1-3);
 2. per epoch (pass over the data), single-sample SGD is ahead: after one epoch its loss is below
    the minibatch's, which is below full batch's;
-3. per unit of wall time (the compiled training loop, compilation excluded, median of
-   ``--repeats`` timings), single-sample SGD reaches the target loss (1.1x the worst final loss
-   of the three) in less time than full-batch GD.
+3. per epoch, again: single-sample SGD reaches the target loss (1.1x the worst final loss of
+   the three) in fewer than 1/100 of the epochs full-batch GD needs.
+
+Why epochs and not wall time, as this claim first said ("SGD reaches the target loss in less
+wall time than full batch"): measured in full mode (20 epochs, seeds 0-4, 2 CPU cores shared
+with other jobs), single-sample SGD reaches the target in 0.15x to 0.26x of full batch's wall
+time, but in 0.86x to 1.26x of its *updates* (e.g. seed 3: 1,083 against 859): SGD's lead in
+wall time is all in the cost of one update (3 to 7 us for one example against 13 to 42 us for
+456 on this CPU), which the hardware decides (on an accelerator both are a kernel launch), not
+the optimization. Per epoch SGD needs 2.4 to 12 against 859 to 5,300 (ratio 0.0019 to 0.0028,
+so 1/100 holds with a 3.5x margin); quick mode (5 epochs, a higher target), seeds 0-2: 2.1 to
+2.8 against 1,077 to 1,276 (0.0020 to 0.0022). The wall time to the target (the compiled
+training loop, compilation excluded, median of ``--repeats`` timings, regimes interleaved) is
+still measured and reported (``seconds_to_target``), not claimed.
 
 Not claimed, but measured: whether full batch is also *ahead* per update depends on the draw.
 Early on, when ``y_hat ~ 1/2`` for every example, the examples' gradients largely cancel in the
@@ -44,10 +58,11 @@ from funcnn.train import init_state, make_eval_fn, make_optimizer, make_step_fn
 
 NAME = "single_neuron"
 CLAIM = (
-    "loss increases on 0 full-batch updates < minibatch's < SGD's (>= 10%), SGD higher late; "
-    "per epoch SGD < minibatch < full batch after 1 epoch; SGD reaches the target loss in less "
-    "wall time than full batch"
+    "loss increases on 0 full-batch updates, some minibatch ones, >= 10% of SGD's; SGD higher late; "
+    "per epoch SGD < minibatch < full batch after 1 epoch; SGD reaches the target loss in "
+    "< 1/100 of full batch's epochs (wall time reported, not claimed)"
 )
+EPOCH_RATIO_MAX = 0.01  # SGD's epochs to the target / full batch's (module docstring)
 
 
 def build_parser():
@@ -172,15 +187,18 @@ def main(argv=None) -> dict:
         b: n_updates if b == n else -(-n_updates // (n // b)) * (n // b) for b in batch_sizes
     }
     per_update_s = {b: seconds[b] / updates_timed[b] for b in batch_sizes}
-    time_to_target = {}
+    time_to_target, updates_to_target, epochs_to_target = {}, {}, {}
     for b in batch_sizes:
         hit = np.flatnonzero(losses[b] <= target)
+        updates_to_target[b] = int(hit[0] + 1) if hit.size else None
+        epochs_to_target[b] = updates_to_target[b] / (n // b) if hit.size else float("inf")
         time_to_target[b] = float((hit[0] + 1) * per_update_s[b]) if hit.size else float("inf")
+    epoch_ratio = epochs_to_target[1] / epochs_to_target[n]
     mb = args.batch_size
-    smooth = increases[n] == 0.0 < increases[mb] < increases[1] and increases[1] >= 0.1
+    smooth = increases[n] == 0.0 < increases[mb] and increases[1] >= 0.1
     noisy_late = late_mean[1] > late_mean[n]
     epoch_order = after_one_epoch[1] < after_one_epoch[mb] < after_one_epoch[n]
-    faster = time_to_target[1] < time_to_target[n]
+    faster = epoch_ratio < EPOCH_RATIO_MAX
     held = bool(smooth and noisy_late and epoch_order and faster)
 
     plt = pyplot()
@@ -205,9 +223,10 @@ def main(argv=None) -> dict:
     headline = (
         f"loss increases in {increases[1]:.0%} / {increases[mb]:.0%} / {increases[n]:.0%} of "
         f"updates (B=1/{mb}/{n}); after 1 epoch {after_one_epoch[1]:.4f} / "
-        f"{after_one_epoch[mb]:.4f} / {after_one_epoch[n]:.4f}; time to {target:.4f}: "
-        f"{time_to_target[1] * 1e3:.2f} / {time_to_target[mb] * 1e3:.2f} / "
-        f"{time_to_target[n] * 1e3:.2f} ms"
+        f"{after_one_epoch[mb]:.4f} / {after_one_epoch[n]:.4f}; epochs to {target:.4f}: "
+        f"{epochs_to_target[1]:.3g} / {epochs_to_target[mb]:.3g} / {epochs_to_target[n]:.4g} "
+        f"(SGD/full {epoch_ratio:.2g}); wall time {time_to_target[1] * 1e3:.1f} / "
+        f"{time_to_target[mb] * 1e3:.1f} / {time_to_target[n] * 1e3:.1f} ms"
     )
     by_b = lambda d: {str(b): v for b, v in d.items()}  # noqa: E731
     return finish(
@@ -229,7 +248,11 @@ def main(argv=None) -> dict:
             "fraction_of_updates_sgd_below_full_batch": float(np.mean(losses[1] < losses[n])),
             "target_loss": target,
             "seconds_per_update": by_b(per_update_s),
+            "updates_to_target": by_b(updates_to_target),
+            "epochs_to_target": by_b(epochs_to_target),
+            "epoch_ratio_sgd_over_full_batch": epoch_ratio,
             "seconds_to_target": by_b(time_to_target),
+            "time_ratio_sgd_over_full_batch": time_to_target[1] / time_to_target[n],
             "seconds_training": by_b(seconds),
         },
         plots=plots,

@@ -152,3 +152,24 @@ def test_polynomial_learning_curve_shapes_and_the_overfit_it_shows():
     assert ns == [20, 1000] and errors.shape == (2, 2, 3)
     assert np.all(errors[:, 0, 2] > 100 * errors[:, 0, 1])  # degree 20 on 20 points
     assert np.all(errors[:, 1, 1] < 1.5 * 0.1**2 / 2)  # degree 3 on 1,000: the noise floor
+
+
+def test_mnist1d_table_per_seed_verdicts_apply_the_claims_thresholds_to_each_seed():
+    from experiments.mnist1d_table import per_seed_verdicts
+
+    def row(*acc):
+        return {"test_accuracy": list(acc)}
+
+    numbers = {
+        "logistic_regression": row(0.31, 0.30, 0.32),
+        "mlp": row(0.66, 0.65, 0.67),
+        "mlp_shuffled": row(0.655, 0.66, 0.665),
+        "cnn": row(0.90, 0.89, 0.91),
+        "cnn_shuffled": row(0.56, 0.58, 0.57),
+    }
+    assert per_seed_verdicts(numbers, quick=True) == [True, True, True]
+    numbers["cnn_shuffled"] = row(0.56, 0.75, 0.57)  # seed 1's CNN ignores the order
+    numbers["logistic_regression"] = row(0.31, 0.30, 0.25)  # seed 2 misses 32% by 7 points
+    assert per_seed_verdicts(numbers, quick=True) == [True, False, False]
+    numbers.update(gru=row(0.90, 0.90, 0.90), gru_shuffled=row(0.55, 0.55, 0.55))
+    assert per_seed_verdicts(numbers, quick=False) == [False, False, False]  # CNN < 91%

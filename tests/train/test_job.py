@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from funcnn.data import load
+from funcnn.data import Augment, load
 from funcnn.train import (
     Checkpointer,
     JobConfig,
@@ -20,6 +20,7 @@ from funcnn.train import (
     init_state,
     train_and_evaluate,
 )
+from tests.train.test_registry import RECURRENT
 
 # The recipe but for these (the settings of tests/cli/test_train.py, so their compiled
 # programs are shared: with a constant rate they do not depend on the number of epochs).
@@ -115,7 +116,12 @@ def test_a_nonfinite_loss_is_recorded(tmp_path):
 @pytest.mark.parametrize(
     "fields,exc,match",
     [
-        (dict(model="cnn"), ValueError, "unknown model 'cnn'"),
+        (
+            dict(model="cnnx"),
+            ValueError,
+            "unknown model 'cnnx'; valid names are: cnn, gru, linear_regression, "
+            "logistic_regression, mlp, rnn, softmax_regression",
+        ),
         (
             dict(model="softmax_regression", model_options={"dropout": 0.1}),
             ValueError,
@@ -126,7 +132,8 @@ def test_a_nonfinite_loss_is_recorded(tmp_path):
         (
             dict(run={"lrate": 0.1}),
             TypeError,
-            r"JobConfig.run got unexpected keyword arguments \['lrate'\]; valid: batch_size",
+            r"JobConfig.run got unexpected keyword arguments \['lrate'\]; valid: augment, "
+            "batch_size, checkpoint_dir",
         ),
         (dict(run=3), TypeError, "run must be a RunConfig or a mapping; got int"),
         (dict(run=RunConfig(checkpoint_dir="x")), ValueError, "set by train_and_evaluate"),
@@ -154,3 +161,10 @@ def test_the_job_configuration_defaults_to_the_models_recipe():
     assert json.loads(json.dumps(config.to_dict()))["run"]["lr"] == 7e-3
     with pytest.raises(TypeError):
         config.model_options["hidden"] = (3,)  # read-only
+
+
+def test_settings_given_replace_the_recurrent_recipe_and_the_rest_stay():
+    config = JobConfig(model="gru", run={"epochs": 3, "label_smoothing": 0.0})
+    assert config.run == RunConfig(**{**RECURRENT, "epochs": 3, "label_smoothing": 0.0})
+    assert config.run.grad == "manual" and config.run.augment == Augment(8, 0.2, noise=0.05)
+    assert dict(config.model_options) == {"hidden_size": 96, "chunk": 2, "bidirectional": True}

@@ -41,9 +41,9 @@ def bridge(model, loss: str, *, l2=0.0, l1=0.0) -> Callable:
         >>> x, labels = jax.numpy.ones((5, 4)), jax.numpy.array([0, 1, 2, 0, 1])
         >>> loss_fn = funcnn.backprop.bridge(net, "softmax_cross_entropy")
         >>> grad_fn = jax.grad  # the caller's autodiff, answered by the manual backward
-        >>> grads = grad_fn(loss_fn)(params, x, labels)
-        >>> _, manual = funcnn.backprop.value_and_grad(net, "softmax_cross_entropy")(
-        ...     params, x, labels)
+        >>> grads = jax.jit(grad_fn(loss_fn))(params, x, labels)
+        >>> manual_fn = funcnn.backprop.value_and_grad(net, "softmax_cross_entropy")
+        >>> _, manual = jax.jit(manual_fn)(params, x, labels)
         >>> bool(jax.numpy.allclose(grads[0]["w"], manual[0]["w"]))
         True
     """

@@ -13,12 +13,22 @@ from collections.abc import Callable
 from funcnn import checks
 from funcnn.backprop.losses import add_penalties, add_penalty_grads, loss_backward, loss_forward
 from funcnn.backprop.registry import backward, forward, pair
+from funcnn.blocks import Serial
 from funcnn.losses import LOSSES
+
+
+def check_registered(model) -> None:
+    """``TypeError`` (from :func:`pair`) unless ``model`` has a registered pair and so has every
+    block the generic recursion over a :class:`~funcnn.blocks.Serial` dispatches to."""
+    pair(model)
+    if isinstance(model, Serial):
+        for block in model.blocks:
+            check_registered(block)
 
 
 def check_objective(model, loss: str, l2, l1) -> tuple:
     """Validate the arguments of :func:`value_and_grad` and the bridge; returns ``(l2, l1)``."""
-    pair(model)  # a clear error now, not at the first call, when no backprop is registered
+    check_registered(model)  # a clear error now, not at the first call, when a pair is missing
     checks.check_choice(loss, LOSSES, "loss")
     return checks.check_nonnegative(l2, "l2"), checks.check_nonnegative(l1, "l1")
 

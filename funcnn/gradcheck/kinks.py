@@ -9,6 +9,7 @@ from 0. It works on any serial composition (a dense network through ``model.seri
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -42,6 +43,29 @@ def composition(model):
     return net
 
 
+def leaf_blocks(net, params, key=None, path=()):
+    """``(block, its key, the path of its params or None)`` for every block of ``net`` in
+    order, with the blocks of a nested composition (or of a nested dense network's
+    ``serial``) in place of the composition, so that a kink inside it is seen too."""
+    slot = -1
+    for block, p, k in net.walk(params, key):
+        where = None
+        if block.has_params:
+            slot += 1
+            where = (*path, slot)
+        inner = getattr(block, "serial", block)
+        if hasattr(inner, "walk"):
+            yield from leaf_blocks(inner, p, k, () if where is None else where)
+        else:
+            yield block, k, where
+
+
+def _at(tree, path):
+    for i in path:
+        tree = tree[i]
+    return tree
+
+
 def kink_pass(model, params, x, *, key=None, margin: float | None = None):
     """One forward pass; at every kinked activation that follows a biased block, the smallest
     |pre-activation| seen, and (with ``margin``) the bias shifted off the kink. Returns
@@ -49,22 +73,21 @@ def kink_pass(model, params, x, *, key=None, margin: float | None = None):
     net = composition(model)
     net.check_params(params)
     net.check_input(x)
-    new = [dict(p) if isinstance(p, dict) else p for p in params]
+    new = jax.tree_util.tree_map(lambda a: a, params)  # new containers: updated in place below
     best = jnp.asarray(jnp.inf, x.dtype)
-    slot, biased, z = -1, None, x
-    for block, _, k in net.walk(params, key):
-        if block.has_params:
-            slot += 1
+    biased, z = None, x
+    for block, k, where in leaf_blocks(net, params, key):
         if isinstance(block, Act) and block.name in KINKED_ACTIVATIONS and biased is not None:
             best = jnp.minimum(best, jnp.min(jnp.abs(z)))  # z is the pre-activation a
             if margin is not None:
                 shift = safe_shift(z, margin)
-                new[biased]["b"] = new[biased]["b"] + shift
+                layer = _at(new, biased)
+                layer["b"] = layer["b"] + shift
                 z = z + shift.reshape((1,) * (z.ndim - 1) + (-1,))
-        p = new[slot] if block.has_params else ()
-        biased = slot if block.has_params and isinstance(p, dict) and "b" in p else None
+        p = () if where is None else _at(new, where)
+        biased = where if isinstance(p, dict) and "b" in p else None
         z = block.apply(p, z, key=k, train=k is not None)
-    return type(params)(new) if isinstance(params, (list, tuple)) else new, best
+    return new, best
 
 
 def move_off_kinks(model, params, x, *, key=None, margin: float = 1e-3):

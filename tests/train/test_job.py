@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from funcnn.data import load
+from funcnn.data import Augment, load
 from funcnn.train import (
     Checkpointer,
     JobConfig,
@@ -20,6 +20,7 @@ from funcnn.train import (
     init_state,
     train_and_evaluate,
 )
+from tests.train.test_registry import RECURRENT
 
 # The recipe but for these (the settings of tests/cli/test_train.py, so their compiled
 # programs are shared: with a constant rate they do not depend on the number of epochs).
@@ -34,7 +35,7 @@ def test_one_epoch_writes_its_files_and_numbers(tmp_path):
     assert (tmp_path / "learning_curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     m = json.loads((tmp_path / "metrics.json").read_text())
     assert m == out.metrics and m["status"] == "ok"
-    assert m["config"]["model_options"] == {"hidden": [8], "activation": "relu", "dropout": 0.3}
+    assert m["config"]["model_options"] == {"hidden": [8], "activation": "relu", "dropout": 0.1}
     run = m["config"]["run"]
     assert run["model"]["sizes"] == [4, 8, 3] and run["dataset"] == "iris"
     assert (run["epochs"], run["optimizer"], run["weight_decay"], run["n_train"]) == (
@@ -115,7 +116,12 @@ def test_a_nonfinite_loss_is_recorded(tmp_path):
 @pytest.mark.parametrize(
     "fields,exc,match",
     [
-        (dict(model="cnn"), ValueError, "unknown model 'cnn'"),
+        (
+            dict(model="cnnx"),
+            ValueError,
+            "unknown model 'cnnx'; valid names are: cnn, gru, linear_regression, "
+            "logistic_regression, mlp, rnn, softmax_regression",
+        ),
         (
             dict(model="softmax_regression", model_options={"dropout": 0.1}),
             ValueError,
@@ -126,7 +132,8 @@ def test_a_nonfinite_loss_is_recorded(tmp_path):
         (
             dict(run={"lrate": 0.1}),
             TypeError,
-            r"JobConfig.run got unexpected keyword arguments \['lrate'\]; valid: batch_size",
+            r"JobConfig.run got unexpected keyword arguments \['lrate'\]; valid: augment, "
+            "batch_size, checkpoint_dir",
         ),
         (dict(run=3), TypeError, "run must be a RunConfig or a mapping; got int"),
         (dict(run=RunConfig(checkpoint_dir="x")), ValueError, "set by train_and_evaluate"),
@@ -144,13 +151,25 @@ def test_the_job_configuration_defaults_to_the_models_recipe():
     config = JobConfig()
     assert (config.model, config.dataset) == ("mlp", "mnist1d")
     assert config.run == RunConfig(
-        optimizer="adamw", lr=7e-3, schedule="cosine", weight_decay=0.05, epochs=50
+        optimizer="adamw",
+        lr=7e-3,
+        schedule="cosine",
+        weight_decay=0.05,
+        epochs=120,
+        augment=Augment(shift=8, scale=0.2, noise=0.05),
     )
     assert dict(config.model_options) == {
         "hidden": (256, 256),
         "activation": "relu",
-        "dropout": 0.3,
+        "dropout": 0.1,
     }
     assert json.loads(json.dumps(config.to_dict()))["run"]["lr"] == 7e-3
     with pytest.raises(TypeError):
         config.model_options["hidden"] = (3,)  # read-only
+
+
+def test_settings_given_replace_the_recurrent_recipe_and_the_rest_stay():
+    config = JobConfig(model="gru", run={"epochs": 3, "label_smoothing": 0.0})
+    assert config.run == RunConfig(**{**RECURRENT, "epochs": 3, "label_smoothing": 0.0})
+    assert config.run.grad == "manual" and config.run.augment == Augment(8, 0.2, noise=0.05)
+    assert dict(config.model_options) == {"hidden_size": 96, "chunk": 2, "bidirectional": True}

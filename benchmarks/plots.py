@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from benchmarks.tables import by_bench, mlp_key, mlp_peers, sizes_label
 from benchmarks.targets import TARGET_LARGE_FRACTION
 from funcnn.io import save_figure
@@ -107,6 +109,24 @@ def plot_peers(records: list[dict], path: str) -> str | None:
     return save(fig, path)
 
 
+def plot_net_peers(records: list[dict], path: str, bench: str) -> str | None:
+    """Bars: each contender's time relative to funcnn's on one network's step (gru_peers,
+    cnn_peers)."""
+    rs = by_bench(records, bench)
+    if not rs:
+        return None
+    fig, ax = pyplot().subplots(figsize=(max(5, 0.9 * len(rs)), 3.6))
+    xs = list(range(len(rs)))
+    ax.bar(xs, [r["ratio"] for r in rs], 0.6)
+    ax.axhline(1.0, color="k", lw=1)
+    ax.set_xticks(xs, [r["name"] for r in rs], fontsize=8, rotation=20)
+    ax.set_ylabel("time / funcnn's time (same run)")
+    w = rs[0]["workload"]
+    ax.set_title(f"{w['model']} {sizes_label(w)} step, batch {w['batch']}, {w['dtype']}")
+    fig.tight_layout()
+    return save(fig, path)
+
+
 def plot_time_to_accuracy(records: list[dict], path: str) -> str | None:
     from benchmarks.report_tta import plot_tta
 
@@ -117,6 +137,8 @@ PLOTS = {
     "step": plot_step,
     "peers": plot_peers,
     "scaling": plot_scaling,
+    "gru_peers": functools.partial(plot_net_peers, bench="gru_peers"),
+    "cnn_peers": functools.partial(plot_net_peers, bench="cnn_peers"),
     "time_to_accuracy": plot_time_to_accuracy,
 }
 """name -> ``plot(records, path) -> path or None`` (None: nothing to draw)."""

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from benchmarks.plots import PLOTS
 from benchmarks.report_conv_rnn import (
     cnn_peers_section,
+    cnn_scaling_section,
     conv_rnn_section,
     gru_peers_section,
 )
@@ -256,6 +257,7 @@ SECTIONS = {
     "conv_rnn": conv_rnn_section,
     "gru_peers": gru_peers_section,
     "cnn_peers": cnn_peers_section,
+    "cnn_scaling": cnn_scaling_section,
     "loop": loop_section,
     "time_to_accuracy": tta_section,
 }

@@ -1,6 +1,6 @@
 """The report's sections for the CNN and GRU benchmarks (:mod:`benchmarks.bench_conv_rnn`,
-:mod:`benchmarks.bench_gru_peers`, :mod:`benchmarks.bench_cnn_peers`): one function per
-section, each returning its lines."""
+:mod:`benchmarks.bench_gru_peers`, :mod:`benchmarks.bench_cnn_peers`,
+:mod:`benchmarks.bench_cnn_scaling`): one function per section, each returning its lines."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from benchmarks.tables import (
     ms,
     num,
     paired,
+    pct,
     plot_line,
     records_table,
     same_work_cell,
@@ -226,3 +227,54 @@ def cnn_peers_section(rs: list[dict], plots: dict[str, str]) -> list[str]:
     return net_peers_section("cnn_peers", rs, ", AdamW", method) + plot_line(
         plots, "cnn_peers", "cnn_peers"
     )
+
+
+def cnn_scaling_section(rs: list[dict], plots: dict[str, str]) -> list[str]:
+    """The CNN step against channels and batch: one row per point, both gradients."""
+    base = {r["name"]: r for r in rs if r.get("grad") == "autodiff"}
+    rows = []
+    for m in (r for r in rs if r.get("grad") == "manual"):
+        a, w = base[m["baseline"]], m["workload"]
+        rows.append(
+            [
+                f"x{m['channel_multiplier']:g}",
+                "-".join(map(str, w["channels"])),
+                w["batch"],
+                num(a["flops"] / 1e9, "{:.3f}"),
+                ms(a["median_s"]),
+                ms(m["median_s"]),
+                f"{num(m['ratio'])} ({num(paired(m))})",
+                f"{gflops(a['achieved_flops_per_s'])} / {gflops(m['achieved_flops_per_s'])}",
+                f"{pct(a.get('fraction_of_roofline'))} / {pct(m.get('fraction_of_roofline'))}",
+                f"{pct(a.get('fraction_of_paired_matmul'))} / "
+                f"{pct(m.get('fraction_of_paired_matmul'))}",
+            ]
+        )
+    header = [
+        "multiplier",
+        "channels",
+        "batch",
+        "GFLOP / step",
+        "autodiff ms",
+        "manual ms",
+        "manual / autodiff (paired)",
+        "GFLOP/s (a / m)",
+        "of roofline (a / m)",
+        "of paired matmul (a / m)",
+    ]
+    n = rs[0].get("paired_matmul_n")
+    return [
+        f"## cnn_scaling: the CNN step against channels and batch ({rs[0]['workload']['dtype']})",
+        "",
+        "The CNN recipe's network (no dropout) with every layer's channels times the "
+        "multiplier, AdamW, the engine's step with both gradients, checked to compute the same "
+        "values, then timed interleaved"
+        + (f" with a {n}^3 matmul in the same rounds" if n else "")
+        + ". FLOPs: "
+        + rs[0].get("flops_formula", "")
+        + ".",
+        "",
+        table(header, rows),
+        "",
+        *plot_line(plots, "cnn_scaling", "cnn_scaling"),
+    ]

@@ -156,8 +156,7 @@ def plot_cnn_scaling(records: list[dict], path: str) -> str | None:
                 [r["achieved_flops_per_s"] for r in pts],
                 style,
                 color=color,
-                label=label,
-            )
+            )  # the lines are named in the left panel's legend
     roof = rs[0].get("roofline_flops_per_s")
     if roof:
         ax_r.axhline(roof, color="k", ls="--", lw=1, label="matmul roofline")
@@ -166,6 +165,9 @@ def plot_cnn_scaling(records: list[dict], path: str) -> str | None:
         n = rs[0]["paired_matmul_n"]
         ax_r.axhline(sorted(paired)[len(paired) // 2], color="gray", ls=":", lw=1,
                      label=f"{n}^3 matmul, same rounds (median)")  # fmt: skip
+    batches = sorted({r["workload"]["batch"] for r in rs})
+    ax_t.set_xticks(batches, [str(b) for b in batches])
+    ax_t.minorticks_off()
     w = rs[0]["workload"]
     ax_t.set_title(f"CNN step time vs batch ({w['dtype']}; x = channel multiplier)")
     ax_t.set_xlabel("batch")
@@ -173,9 +175,9 @@ def plot_cnn_scaling(records: list[dict], path: str) -> str | None:
     ax_r.set_title("achieved FLOP rate vs work per step")
     ax_r.set_xlabel("FLOPs per step")
     ax_r.set_ylabel("FLOP/s")
-    for ax in (ax_t, ax_r):
+    for ax, where in ((ax_t, "upper left"), (ax_r, "lower right")):
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=6, ncol=2)
+        ax.legend(fontsize=6, ncol=2, loc=where)
     fig.suptitle(f"funcnn CNN step on {rs[0]['device']['device_kind']}")
     fig.tight_layout()
     return save(fig, path)

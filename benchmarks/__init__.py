@@ -3,8 +3,10 @@
 One module per question, each exposing ``run(quick: bool, ...) -> list[dict]`` of records:
 ``bench_roofline``, ``bench_step``, ``bench_manual_vs_autodiff``, ``bench_conv_rnn`` (manual
 vs autodiff for the CNN and the GRU: step, scanned epoch, XLA memory), ``bench_loop``,
-``peers`` (a package: one module per library family), ``bench_gru_peers`` (the GRU step in
-those libraries) and ``bench_scaling``. They share
+``peers`` (a package: one module per library family), ``bench_gru_peers`` and
+``bench_cnn_peers`` (the GRU's and the CNN's step in those libraries, through
+:mod:`benchmarks.net_peers`), ``bench_scaling`` and ``bench_cnn_scaling`` (step time against
+size and batch, MLP and CNN). They share
 
 * :mod:`benchmarks.timing`: compile apart, warm up, block, interleave, medians;
 * :mod:`benchmarks.same_work`: the check that compared contenders compute the same values;

@@ -43,7 +43,9 @@ BENCHES = {
     "loop": "benchmarks.bench_loop",
     "peers": "benchmarks.peers",
     "gru_peers": "benchmarks.bench_gru_peers",
+    "cnn_peers": "benchmarks.bench_cnn_peers",
     "scaling": "benchmarks.bench_scaling",
+    "cnn_scaling": "benchmarks.bench_cnn_scaling",
     "time_to_accuracy": "benchmarks.bench_time_to_accuracy",
 }
 """Benchmark name -> module exposing ``run(quick: bool, ...) -> list[dict]``, in run order."""
@@ -58,7 +60,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks",
         description="funcnn's jit benchmarks: roofline, training step, manual backward vs "
-        "autodiff (MLP, CNN, GRU), on-device loop, peers (MLP, GRU), scaling.",
+        "autodiff (MLP, CNN, GRU), on-device loop, peers (MLP, GRU, CNN), scaling (MLP, CNN).",
     )
     parser.add_argument(
         "--suite",

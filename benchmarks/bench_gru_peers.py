@@ -34,13 +34,13 @@ if __package__ in (None, ""):  # run as a script: make `benchmarks` and `funcnn`
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks import peers
-from benchmarks.nets import GRUSpec, net_workload, reference_init, sequence_batch
-from benchmarks.records import device_info, script_main
+from benchmarks.net_peers import compare_net
+from benchmarks.nets import GRUSpec
+from benchmarks.records import script_main
 from benchmarks.workloads import ADAM_LR, suite_config
 
 NAME = "gru_peers"
 BASELINE = peers.BASELINE
-MANUAL = "funcnn_manual"
 
 CONTENDERS, PACKAGES_OF = peers.discover("GRU_CONTENDERS")
 """name -> builder ``(spec, init, x, y, dtype, lr) -> Contender``; name -> its packages."""
@@ -77,51 +77,18 @@ def run(
         ``skipped``), ``ratio`` against funcnn measured in the same run.
     """
     cfg = dict(config or suite_config(CONFIGS, quick))
-    spec, batch, lr = cfg["spec"], int(cfg["batch"]), ADAM_LR
-    device = device_info()
-    x, y = sequence_batch(spec, batch, dtype)
-    init = reference_init(spec, dtype)
-    label = f"bidirectional GRU {spec.hidden} batch {batch}"
-    contenders, skipped = peers.build_contenders(
-        peers.contender_names(names, cfg, CONTENDERS),
-        spec,
-        init,
-        x,
-        y,
+    return compare_net(
+        NAME,
+        CONTENDERS,
+        PACKAGES_OF,
+        cfg["spec"],
+        int(cfg["batch"]),
         dtype=dtype,
-        lr=lr,
-        label=label,
+        lr=ADAM_LR,
+        budget_s=cfg["budget_s"],
+        names=names,
         progress=progress,
-        registry=CONTENDERS,
     )
-    checks, per_call = peers.check_contenders(contenders, dtype=dtype, lr=lr, label=label)
-    timings, cooldown_s = peers.time_contenders(contenders, per_call, cfg["budget_s"])
-    base, manual = timings[BASELINE], timings.get(MANUAL)
-    records = []
-    for name, c in contenders.items():
-        t = timings[name]
-        extra = {} if manual is None else {"ratio_to_manual": t.median / manual.median}
-        rec = peers.peer_record(
-            NAME,
-            name,
-            c,
-            net_workload(spec, batch, dtype, part="step"),
-            t,
-            base,
-            same_work=checks[name],
-            cooldown_s=cooldown_s,
-            device=device,
-            packages=PACKAGES_OF[name],
-            **extra,
-        )
-        records.append(rec)
-        print(
-            f"[{NAME}] {label} {dtype}: {name:14s} {t.median * 1e3:8.3f} ms  "
-            f"{rec['ratio']:5.2f}x funcnn"
-        )
-    if skipped:
-        records[0]["skipped"] = skipped
-    return records
 
 
 def main(argv=None) -> int:

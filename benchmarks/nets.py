@@ -2,6 +2,8 @@
 
 * :class:`CNNSpec`: ``funcnn.cnn(40, 10, channels=(64, 64, 128, 128), strides=(1, 2, 1, 2),
   kernel_size=5, padding="circular", dropout=0.2)``, a :class:`funcnn.blocks.Serial`.
+  :meth:`CNNSpec.scaled` multiplies every layer's channels (the CNN scaling sweep);
+  :func:`cnn_step_flops` counts a training step's multiply-adds.
 * :class:`GRUSpec`: ``serial(Reshape((20, 2)), Bidirectional(GRU(2, 96)), Dense(192, 10),
   input_shape=(40,), kind="gru")``: the 40 features read as 20 steps of 2, both directions'
   last states concatenated, then a dense classifier.
@@ -9,7 +11,9 @@
 Both train on MNIST-1D-shaped batches (40 features, 10 classes; standard normal inputs and
 uniform labels from NumPy's ``default_rng(seed)``, put on the device first:
 :func:`sequence_batch`) with the softmax cross-entropy (batch mean) and
-``optax.adam(1e-3, eps=1e-8)``, the loss and optimizer of the MLP workloads.
+``optax.adam(1e-3, eps=1e-8)``, the loss and optimizer of the MLP workloads; the CNN's step
+against other libraries and its scaling sweep train with the CNN recipe's AdamW instead
+(:func:`cnn_adamw`).
 
 funcnn's GRU (Cho et al. 2014) applies the reset gate *before* the hidden matmul and has one
 bias per gate (:mod:`funcnn.blocks.recurrent`)::
@@ -68,6 +72,11 @@ class CNNSpec:
     def sizes(self) -> list[int]:
         return [self.input_length, *self.channels, self.n_classes]
 
+    def scaled(self, multiplier: float) -> CNNSpec:
+        """This network with every layer's channels times ``multiplier`` (rounded, >= 1)."""
+        channels = tuple(max(1, round(c * multiplier)) for c in self.channels)
+        return dataclasses.replace(self, channels=channels)
+
     def describe(self) -> dict[str, Any]:
         """The workload fields beyond model and sizes."""
         return {
@@ -120,9 +129,50 @@ class GRUSpec:
 
 Spec = CNNSpec | GRUSpec
 
+CNN_FLOPS_FORMULA = (
+    "2 * batch * (3 * MACs - MACs of the first convolution): every multiply-add of the "
+    "convolutions and the dense layer (L_out k c_in c_out each) forward, for the weight "
+    "gradients and for the input gradients, but the first layer's input gradient (a step never "
+    "computes it); ReLU, pooling, padding and the optimizer's elementwise passes not counted"
+)
 
-def net_workload(spec: Spec, batch: int, dtype: str, **extra) -> dict[str, Any]:
-    """The record workload of ``spec`` trained with the softmax cross-entropy and Adam."""
+
+def cnn_layer_macs(spec: CNNSpec) -> list[int]:
+    """Multiply-adds of each convolution and of the dense layer for one example."""
+    model = spec.model()
+    macs = []
+    for block, shape in zip(model.blocks, model.shapes):
+        if type(block).__name__ == "Conv":
+            length_out = block.out_shape(shape)[0]
+            macs.append(length_out * block.kernel_size[0] * block.in_channels * block.out_channels)
+    macs.append(spec.channels[-1] * spec.n_classes)
+    return macs
+
+
+def cnn_step_flops(spec: CNNSpec, batch: int) -> int:
+    """FLOPs of one training step of ``spec`` on ``batch`` examples (:data:`CNN_FLOPS_FORMULA`)."""
+    macs = cnn_layer_macs(spec)
+    return 2 * int(batch) * (3 * sum(macs) - macs[0])
+
+
+def cnn_adamw() -> dict[str, float]:
+    """``{"lr", "weight_decay"}`` of the CNN recipe's AdamW
+    (``funcnn.train.registry.RECIPES["cnn"].run``; the decay on weights only, scaled by the
+    learning rate as in optax and PyTorch), held constant: a schedule changes a scalar, not the
+    step's work."""
+    from funcnn.train.registry import RECIPES
+
+    run = RECIPES["cnn"].run
+    if run["optimizer"] != "adamw":
+        raise ValueError(f"the CNN recipe's optimizer is {run['optimizer']!r}, not adamw.")
+    return {"lr": float(run["lr"]), "weight_decay": float(run["weight_decay"])}
+
+
+def net_workload(
+    spec: Spec, batch: int, dtype: str, *, optimizer: str = "adam", lr: float = ADAM_LR, **extra
+) -> dict[str, Any]:
+    """The record workload of ``spec`` trained with the softmax cross-entropy and
+    ``optimizer`` (default Adam; ``extra`` adds e.g. its ``weight_decay``)."""
     return workload(
         spec.kind,
         spec.sizes,
@@ -130,8 +180,8 @@ def net_workload(spec: Spec, batch: int, dtype: str, **extra) -> dict[str, Any]:
         dtype,
         **spec.describe(),
         loss=LOSS,
-        optimizer="adam",
-        lr=ADAM_LR,
+        optimizer=optimizer,
+        lr=lr,
         **extra,
     )
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from benchmarks.tables import by_bench, mlp_key, mlp_peers, sizes_label
 from benchmarks.targets import TARGET_LARGE_FRACTION
 from funcnn.io import save_figure
@@ -107,6 +109,80 @@ def plot_peers(records: list[dict], path: str) -> str | None:
     return save(fig, path)
 
 
+def plot_net_peers(records: list[dict], path: str, bench: str) -> str | None:
+    """Bars: each contender's time relative to funcnn's on one network's step (gru_peers,
+    cnn_peers)."""
+    rs = by_bench(records, bench)
+    if not rs:
+        return None
+    fig, ax = pyplot().subplots(figsize=(max(5, 0.9 * len(rs)), 3.6))
+    xs = list(range(len(rs)))
+    ax.bar(xs, [r["ratio"] for r in rs], 0.6)
+    ax.axhline(1.0, color="k", lw=1)
+    ax.set_xticks(xs, [r["name"] for r in rs], fontsize=8, rotation=20)
+    ax.set_ylabel("time / funcnn's time (same run)")
+    w = rs[0]["workload"]
+    ax.set_title(f"{w['model']} {sizes_label(w)} step, batch {w['batch']}, {w['dtype']}")
+    fig.tight_layout()
+    return save(fig, path)
+
+
+def plot_cnn_scaling(records: list[dict], path: str) -> str | None:
+    """Log-log CNN step time against batch (a line per channel multiplier and gradient), and
+    the achieved FLOP rate against the FLOPs per step beside the matmul rates."""
+    rs = by_bench(records, "cnn_scaling")
+    if not rs:
+        return None
+    fig, (ax_t, ax_r) = pyplot().subplots(1, 2, figsize=(11, 4.2))
+    mults = sorted({r["channel_multiplier"] for r in rs})
+    colors = pyplot().rcParams["axes.prop_cycle"].by_key()["color"]
+    for i, m in enumerate(mults):
+        for grad, style in (("autodiff", "o-"), ("manual", "s--")):
+            pts = sorted(
+                (r for r in rs if r["channel_multiplier"] == m and r["grad"] == grad),
+                key=lambda r: r["workload"]["batch"],
+            )
+            color = colors[i % len(colors)]
+            label = f"x{m:g} {grad}"
+            ax_t.loglog(
+                [r["workload"]["batch"] for r in pts],
+                [r["median_s"] for r in pts],
+                style,
+                color=color,
+                label=label,
+            )
+            ax_r.loglog(
+                [r["flops"] for r in pts],
+                [r["achieved_flops_per_s"] for r in pts],
+                style,
+                color=color,
+            )  # the lines are named in the left panel's legend
+    roof = rs[0].get("roofline_flops_per_s")
+    if roof:
+        ax_r.axhline(roof, color="k", ls="--", lw=1, label="matmul roofline")
+    paired = [r["paired_matmul_flops_per_s"] for r in rs if "paired_matmul_flops_per_s" in r]
+    if paired:
+        n = rs[0]["paired_matmul_n"]
+        ax_r.axhline(sorted(paired)[len(paired) // 2], color="gray", ls=":", lw=1,
+                     label=f"{n}^3 matmul, same rounds (median)")  # fmt: skip
+    batches = sorted({r["workload"]["batch"] for r in rs})
+    ax_t.set_xticks(batches, [str(b) for b in batches])
+    ax_t.minorticks_off()
+    w = rs[0]["workload"]
+    ax_t.set_title(f"CNN step time vs batch ({w['dtype']}; x = channel multiplier)")
+    ax_t.set_xlabel("batch")
+    ax_t.set_ylabel("seconds per step")
+    ax_r.set_title("achieved FLOP rate vs work per step")
+    ax_r.set_xlabel("FLOPs per step")
+    ax_r.set_ylabel("FLOP/s")
+    for ax, where in ((ax_t, "upper left"), (ax_r, "lower right")):
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=6, ncol=2, loc=where)
+    fig.suptitle(f"funcnn CNN step on {rs[0]['device']['device_kind']}")
+    fig.tight_layout()
+    return save(fig, path)
+
+
 def plot_time_to_accuracy(records: list[dict], path: str) -> str | None:
     from benchmarks.report_tta import plot_tta
 
@@ -117,6 +193,9 @@ PLOTS = {
     "step": plot_step,
     "peers": plot_peers,
     "scaling": plot_scaling,
+    "gru_peers": functools.partial(plot_net_peers, bench="gru_peers"),
+    "cnn_peers": functools.partial(plot_net_peers, bench="cnn_peers"),
+    "cnn_scaling": plot_cnn_scaling,
     "time_to_accuracy": plot_time_to_accuracy,
 }
 """name -> ``plot(records, path) -> path or None`` (None: nothing to draw)."""

@@ -19,7 +19,12 @@ import sys
 from collections.abc import Sequence
 
 from benchmarks.plots import PLOTS
-from benchmarks.report_conv_rnn import conv_rnn_section, gru_peers_section
+from benchmarks.report_conv_rnn import (
+    cnn_peers_section,
+    cnn_scaling_section,
+    conv_rnn_section,
+    gru_peers_section,
+)
 from benchmarks.report_tta import tta_section
 from benchmarks.tables import (
     GENERIC_COLUMNS,
@@ -30,6 +35,7 @@ from benchmarks.tables import (
     num,
     paired,
     pct,
+    plot_line,
     records_table,
     same_work_cell,
     sizes_label,
@@ -81,11 +87,6 @@ def status_section(results: dict) -> list[str]:
         for n, s in status.items()
     ]
     return ["## Benchmarks run", "", table(["bench", "status", "seconds", "note"], rows), ""]
-
-
-def plot_line(plots: dict[str, str], name: str, alt: str) -> list[str]:
-    """The Markdown image of plot ``name`` where it was drawn."""
-    return [f"![{alt}]({os.path.basename(plots[name])})", ""] if name in plots else []
 
 
 # --- one section per benchmark -------------------------------------------------------------
@@ -255,6 +256,8 @@ SECTIONS = {
     "manual_vs_autodiff": manual_vs_autodiff_section,
     "conv_rnn": conv_rnn_section,
     "gru_peers": gru_peers_section,
+    "cnn_peers": cnn_peers_section,
+    "cnn_scaling": cnn_scaling_section,
     "loop": loop_section,
     "time_to_accuracy": tta_section,
 }

@@ -1,12 +1,16 @@
 """The report's sections for the CNN and GRU benchmarks (:mod:`benchmarks.bench_conv_rnn`,
-:mod:`benchmarks.bench_gru_peers`): one function per section, each returning its lines."""
+:mod:`benchmarks.bench_gru_peers`, :mod:`benchmarks.bench_cnn_peers`,
+:mod:`benchmarks.bench_cnn_scaling`): one function per section, each returning its lines."""
 
 from __future__ import annotations
 
 from benchmarks.tables import (
+    gflops,
     ms,
     num,
     paired,
+    pct,
+    plot_line,
     records_table,
     same_work_cell,
     sizes_label,
@@ -165,8 +169,8 @@ def conv_rnn_section(rs: list[dict], plots: dict[str, str]) -> list[str]:
     ]
 
 
-def gru_peers_section(rs: list[dict], plots: dict[str, str]) -> list[str]:
-    """The bidirectional GRU's step in other libraries."""
+def net_peers_section(bench: str, rs: list[dict], what: str, method: str) -> list[str]:
+    """A network's step in other libraries (gru_peers, cnn_peers): one row per contender."""
     columns = [
         ("contender", lambda r: r["name"]),
         ("median ms", lambda r: ms(r["median_s"])),
@@ -177,17 +181,17 @@ def gru_peers_section(rs: list[dict], plots: dict[str, str]) -> list[str]:
         ("same work", same_work_cell),
         ("how", lambda r: r.get("how", "")),
     ]
+    if any("achieved_flops_per_s" in r for r in rs):
+        columns.insert(2, ("GFLOP/s", lambda r: gflops(r.get("achieved_flops_per_s"))))
     w = rs[0]["workload"]
     out = [
-        f"## gru_peers: the {model_label(w)} step (batch {w['batch']}, {w['dtype']}) in other "
-        "libraries",
+        f"## {bench}: the {model_label(w)} step (batch {w['batch']}, {w['dtype']}{what}) in "
+        "other libraries",
         "",
-        "Each library writes funcnn's GRU (reset gate before the hidden matmul, one bias per "
-        "gate) from its own primitives. Ratio = the contender's median / funcnn's (the "
-        "engine's autodiff step) in the same interleaved run (> 1: funcnn is faster); "
-        "`/ funcnn_manual` divides by the hand-written BPTT's median. `same work`: three "
-        "steps from funcnn's initial weights on the same batch gave funcnn's losses, and "
-        "the first its parameters.",
+        method + " Ratio = the contender's median / funcnn's (the engine's autodiff step) in "
+        "the same interleaved run (> 1: funcnn is faster); `/ funcnn_manual` divides by the "
+        "hand-written backward's median. `same work`: three steps from funcnn's initial "
+        "weights on the same batch gave funcnn's losses, and the first its parameters.",
         "",
         records_table(columns, rs),
         "",
@@ -196,3 +200,81 @@ def gru_peers_section(rs: list[dict], plots: dict[str, str]) -> list[str]:
     if skipped:
         out += ["Skipped: " + "; ".join(f"{k}: {v}" for k, v in skipped.items()), ""]
     return out
+
+
+def gru_peers_section(rs: list[dict], plots: dict[str, str]) -> list[str]:
+    """The bidirectional GRU's step in other libraries."""
+    method = (
+        "Each library writes funcnn's GRU (reset gate before the hidden matmul, one bias per "
+        "gate) from its own primitives."
+    )
+    return net_peers_section("gru_peers", rs, "", method) + plot_line(
+        plots, "gru_peers", "gru_peers"
+    )
+
+
+def cnn_peers_section(rs: list[dict], plots: dict[str, str]) -> list[str]:
+    """The CNN's step with AdamW in other libraries."""
+    w = rs[0]["workload"]
+    method = (
+        "Each library's own 1-D convolution with circular padding (Haiku's has none: "
+        "`jnp.pad(mode='wrap')` before a VALID `hk.Conv1D`), ReLU, global average pooling and "
+        f"a dense layer, from funcnn's weights in its layout; AdamW (lr {w.get('lr')}, weight "
+        f"decay {w.get('weight_decay')} on the weights only); the recipe's dropout is off "
+        "(each library would draw its own mask). GFLOP/s counts the convolutions' and the "
+        "dense layer's multiply-adds (forward, weight and input gradients)."
+    )
+    return net_peers_section("cnn_peers", rs, ", AdamW", method) + plot_line(
+        plots, "cnn_peers", "cnn_peers"
+    )
+
+
+def cnn_scaling_section(rs: list[dict], plots: dict[str, str]) -> list[str]:
+    """The CNN step against channels and batch: one row per point, both gradients."""
+    base = {r["name"]: r for r in rs if r.get("grad") == "autodiff"}
+    rows = []
+    for m in (r for r in rs if r.get("grad") == "manual"):
+        a, w = base[m["baseline"]], m["workload"]
+        rows.append(
+            [
+                f"x{m['channel_multiplier']:g}",
+                "-".join(map(str, w["channels"])),
+                w["batch"],
+                num(a["flops"] / 1e9, "{:.3f}"),
+                ms(a["median_s"]),
+                ms(m["median_s"]),
+                f"{num(m['ratio'])} ({num(paired(m))})",
+                f"{gflops(a['achieved_flops_per_s'])} / {gflops(m['achieved_flops_per_s'])}",
+                f"{pct(a.get('fraction_of_roofline'))} / {pct(m.get('fraction_of_roofline'))}",
+                f"{pct(a.get('fraction_of_paired_matmul'))} / "
+                f"{pct(m.get('fraction_of_paired_matmul'))}",
+            ]
+        )
+    header = [
+        "multiplier",
+        "channels",
+        "batch",
+        "GFLOP / step",
+        "autodiff ms",
+        "manual ms",
+        "manual / autodiff (paired)",
+        "GFLOP/s (a / m)",
+        "of roofline (a / m)",
+        "of paired matmul (a / m)",
+    ]
+    n = rs[0].get("paired_matmul_n")
+    return [
+        f"## cnn_scaling: the CNN step against channels and batch ({rs[0]['workload']['dtype']})",
+        "",
+        "The CNN recipe's network (no dropout) with every layer's channels times the "
+        "multiplier, AdamW, the engine's step with both gradients, checked to compute the same "
+        "values, then timed interleaved"
+        + (f" with a {n}^3 matmul in the same rounds" if n else "")
+        + ". FLOPs: "
+        + rs[0].get("flops_formula", "")
+        + ".",
+        "",
+        table(header, rows),
+        "",
+        *plot_line(plots, "cnn_scaling", "cnn_scaling"),
+    ]

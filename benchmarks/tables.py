@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -107,3 +108,8 @@ GENERIC_COLUMNS: list[Column] = [
     ("ratio", ratio_cell),
 ]
 """The columns of a benchmark without a section of its own."""
+
+
+def plot_line(plots: dict[str, str], name: str, alt: str) -> list[str]:
+    """The Markdown image of plot ``name`` where it was drawn."""
+    return [f"![{alt}]({os.path.basename(plots[name])})", ""] if name in plots else []

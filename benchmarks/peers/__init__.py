@@ -20,7 +20,9 @@ library is missing; :mod:`benchmarks.peers.contender` says what a module provide
 
 A new contender is a new module here with ``CONTENDERS`` and ``PACKAGES``: :data:`CONTENDERS`
 collects every module's. A module's ``GRU_CONTENDERS`` (baseline, flax, equinox, torch) are
-the bidirectional GRU's step, timed by :mod:`benchmarks.bench_gru_peers`. And :mod:`~benchmarks.peers.sklearn` times scikit-learn's
+the bidirectional GRU's step, timed by :mod:`benchmarks.bench_gru_peers`; its
+``CNN_CONTENDERS`` (baseline, flax, equinox, haiku, torch) the CNN's step with AdamW, timed by
+:mod:`benchmarks.bench_cnn_peers`. And :mod:`~benchmarks.peers.sklearn` times scikit-learn's
 ``MLPClassifier`` epoch against funcnn's scanned epoch on MNIST-1D.
 
     python -m benchmarks --only peers
@@ -110,8 +112,9 @@ def discover(
 ) -> tuple[dict[str, Callable[..., Contender]], dict[str, tuple[str, ...]]]:
     """Every contender module of this package: ``(name -> builder, name -> packages)`` from
     each module's ``registry`` dict (``CONTENDERS``: the MLP step; ``GRU_CONTENDERS``: the
-    GRU step of :mod:`benchmarks.bench_gru_peers`), funcnn's own first, then the modules in
-    alphabetical order."""
+    GRU step of :mod:`benchmarks.bench_gru_peers`; ``CNN_CONTENDERS``: the CNN step of
+    :mod:`benchmarks.bench_cnn_peers`), funcnn's own first, then the modules in alphabetical
+    order."""
     modules = sorted(m.name for m in pkgutil.iter_modules(__path__))
     modules.sort(key=lambda m: m != "baseline")
     builders: dict[str, Callable[..., Contender]] = {}
@@ -185,18 +188,22 @@ def verify_same_work(reference: dict, candidate: dict, *, dtype: str, what: str,
 # --- one workload --------------------------------------------------------------------------
 
 
-def build_contenders(names, sizes, init, x, y, *, dtype, lr, label, progress=True, registry=None):
+def build_contenders(
+    names, sizes, init, x, y, *, dtype, lr, label, progress=True, registry=None, options=None
+):
     """``(name -> Contender, name -> why it was skipped)`` for ``names`` on one workload.
 
     ``registry`` (default :data:`CONTENDERS`) holds the builders; ``sizes`` is their first
-    argument (the MLP's sizes; a :class:`benchmarks.nets.GRUSpec` for ``GRU_CONTENDERS``).
+    argument (the MLP's sizes; a :class:`benchmarks.nets.GRUSpec` for ``GRU_CONTENDERS``, a
+    :class:`benchmarks.nets.CNNSpec` for ``CNN_CONTENDERS``); ``options`` are passed to every
+    builder as keywords (the CNN's ``weight_decay``).
     """
     registry = CONTENDERS if registry is None else registry
     contenders: dict[str, Contender] = {}
     skipped: dict[str, str] = {}
     for name in progress_bar(names, desc=f"peers {label}", enabled=progress):
         try:
-            contenders[name] = registry[name](sizes, init, x, y, dtype, lr)
+            contenders[name] = registry[name](sizes, init, x, y, dtype, lr, **(options or {}))
         except Unavailable as e:
             skipped[name] = str(e)
             print(f"[peers] {label}: skipping {name}: {e}")

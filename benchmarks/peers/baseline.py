@@ -12,6 +12,13 @@ The GRU step of :mod:`benchmarks.bench_gru_peers` (``GRU_CONTENDERS``):
 * ``funcnn``: the engine's step on the bidirectional GRU with ``grad="autodiff"`` (the
   baseline: autodiff through the scan, as the peers do);
 * ``funcnn_manual``: the same step with ``grad="manual"``, the hand-written BPTT.
+
+The CNN step of :mod:`benchmarks.bench_cnn_peers` (``CNN_CONTENDERS``), with the engine's
+AdamW (``funcnn.train.make_optimizer("adamw", lr, weight_decay=...)``):
+
+* ``funcnn``: ``grad="autodiff"`` (the baseline: ``jax.value_and_grad``, as the JAX peers);
+* ``funcnn_manual``: ``grad="manual"``, the hand-written convolution backward (the CNN
+  recipe's).
 """
 
 from __future__ import annotations
@@ -74,23 +81,29 @@ def build_funcnn_jit(sizes, init, x, y, dtype, lr) -> Contender:
 CONTENDERS = {"funcnn": build_funcnn, "funcnn_jit": build_funcnn_jit}
 
 
-def build_funcnn_gru(spec, init, x, y, dtype, lr, *, grad: str = "autodiff") -> Contender:
-    """The engine's step (``make_train_step(grad=grad, grad_norm=False)``, Adam, the state
-    donated) on ``spec.model()`` from ``init``."""
-    import optax
-
+def build_funcnn_net(spec, init, x, y, dtype, *, grad: str, optimizer, how: str) -> Contender:
+    """The engine's step (``make_train_step(grad=grad, grad_norm=False)``, the state donated)
+    on ``spec.model()`` with ``optimizer`` from ``init``; named "funcnn" for autodiff, else
+    "funcnn_<grad>"."""
     from funcnn.train import make_train_step
 
     model = spec.model()
-    optimizer = optax.adam(lr, eps=ADAM_EPS)
     step = make_train_step(model, "softmax_cross_entropy", optimizer, grad=grad, grad_norm=False)
+    name = "funcnn" if grad == "autodiff" else f"funcnn_{grad}"
+    fs = FuncnnStep(model, step, optimizer, None, f"make_train_step(grad={grad!r}): {how}")
+    return engine_contender(name, fs, copy_tree(init, jnp_dtype(dtype)), x, y)
+
+
+def build_funcnn_gru(spec, init, x, y, dtype, lr, *, grad: str = "autodiff") -> Contender:
+    """The engine's step on the bidirectional GRU with Adam."""
+    import optax
+
     how = {
         "autodiff": "jax.value_and_grad through the lax.scan",
         "manual": "hand-written BPTT (reverse lax.scan)",
     }[grad]
-    name = "funcnn" if grad == "autodiff" else f"funcnn_{grad}"
-    fs = FuncnnStep(model, step, optimizer, None, f"make_train_step(grad={grad!r}): {how}")
-    return engine_contender(name, fs, copy_tree(init, jnp_dtype(dtype)), x, y)
+    optimizer = optax.adam(lr, eps=ADAM_EPS)
+    return build_funcnn_net(spec, init, x, y, dtype, grad=grad, optimizer=optimizer, how=how)
 
 
 def build_funcnn_gru_manual(spec, init, x, y, dtype, lr) -> Contender:
@@ -98,3 +111,25 @@ def build_funcnn_gru_manual(spec, init, x, y, dtype, lr) -> Contender:
 
 
 GRU_CONTENDERS = {"funcnn": build_funcnn_gru, "funcnn_manual": build_funcnn_gru_manual}
+
+
+def build_funcnn_cnn(
+    spec, init, x, y, dtype, lr, *, weight_decay: float, grad: str = "autodiff"
+) -> Contender:
+    """The engine's step on the CNN with the engine's AdamW."""
+    from funcnn.train import make_optimizer
+
+    how = {
+        "autodiff": "jax.value_and_grad",
+        "manual": "hand-written convolution backward (funcnn.backprop)",
+    }[grad]
+    optimizer = make_optimizer("adamw", lr, weight_decay=weight_decay)
+    how += "; make_optimizer('adamw')"
+    return build_funcnn_net(spec, init, x, y, dtype, grad=grad, optimizer=optimizer, how=how)
+
+
+def build_funcnn_cnn_manual(spec, init, x, y, dtype, lr, *, weight_decay: float) -> Contender:
+    return build_funcnn_cnn(spec, init, x, y, dtype, lr, weight_decay=weight_decay, grad="manual")
+
+
+CNN_CONTENDERS = {"funcnn": build_funcnn_cnn, "funcnn_manual": build_funcnn_cnn_manual}

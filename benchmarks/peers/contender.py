@@ -13,6 +13,12 @@ the step of :class:`benchmarks.nets.GRUSpec`'s bidirectional GRU (funcnn's GRU e
 :mod:`benchmarks.nets`) from funcnn's initial parameters ``init``, the model's params
 ``[{"fwd": {"w_x", "w_h", "b"}, "bwd": {...}}, {"w", "b"}]`` as NumPy arrays
 (:mod:`benchmarks.bench_gru_peers` times them).
+
+And ``CNN_CONTENDERS``, builders ``build(spec, init, x, y, dtype, lr, *, weight_decay)`` of the
+step of :class:`benchmarks.nets.CNNSpec`'s network (circular 1-D convolutions, ReLU, global
+average pooling, dense; no dropout) trained with AdamW (:func:`adamw`), from funcnn's initial
+parameters ``[{"w": (k, c_in, c_out), "b": (c_out,)}, ..., {"w": (c, n_classes), "b"}]``
+(:mod:`benchmarks.bench_cnn_peers` times them).
 """
 
 from __future__ import annotations
@@ -81,15 +87,37 @@ def copy_tree(init, dtype):
     return jax.tree.map(lambda v: jnp.asarray(v, dtype), init)
 
 
-def optax_step(apply: Callable, lr: float, loss: Callable | None = None):
+WEIGHT_NAMES = ("w", "kernel", "weight")
+"""What the libraries call a layer's weight (funcnn and Haiku, Flax, Equinox and PyTorch)."""
+
+
+def weights_only(params):
+    """Pytree of bools: True on the leaves under a key named as in :data:`WEIGHT_NAMES`, False
+    on biases: the leaves funcnn's AdamW decays (:func:`funcnn.optimizers.weight_mask`), in any
+    library's tree (dicts, attributes, NNX states)."""
+
+    def is_weight(path, _):
+        return any(getattr(k, "key", getattr(k, "name", None)) in WEIGHT_NAMES for k in path)
+
+    return jax.tree_util.tree_map_with_path(is_weight, params)
+
+
+def adamw(lr: float, weight_decay: float) -> optax.GradientTransformation:
+    """``optax.adamw`` as funcnn's engine builds AdamW (``funcnn.train.make_optimizer(
+    "adamw", lr, weight_decay=...)``): eps 1e-8, the decay scaled by the learning rate and on
+    the weights only."""
+    return optax.adamw(lr, eps=ADAM_EPS, weight_decay=weight_decay, mask=weights_only)
+
+
+def optax_step(apply: Callable, lr: float, loss: Callable | None = None, optimizer=None):
     """``(optimizer, step)``: a jitted plain-JAX step ``(params, opt_state, x, y) ->
     (params, opt_state, loss)`` with params and optimizer state donated, for the libraries
     whose model is a pure ``apply(params, x)`` (Haiku, Flax linen).
 
     ``loss(logits, y)`` defaults to optax's softmax cross-entropy with integer labels,
-    averaged over the batch.
+    averaged over the batch; ``optimizer`` to ``optax.adam(lr, eps=1e-8)``.
     """
-    optimizer = optax.adam(lr, eps=ADAM_EPS)
+    optimizer = optimizer or optax.adam(lr, eps=ADAM_EPS)
 
     def loss_fn(params, x, y):
         if loss is not None:
@@ -116,10 +144,11 @@ def pure_contender(
     *,
     loss: Callable | None = None,
     runtime: str = "jax",
+    optimizer=None,
 ) -> Contender:
     """The :class:`Contender` of :func:`optax_step` on ``apply``, from ``params`` (the
     library's layout; ``to_funcnn`` converts it to funcnn's)."""
-    optimizer, step = optax_step(apply, lr, loss)
+    optimizer, step = optax_step(apply, lr, loss, optimizer)
     opt_state = optimizer.init(params)
     _, compile_s = compile_jitted(step, params, opt_state, x, y)
     chain = Chain(step, (params, opt_state), (x, y))

@@ -4,7 +4,10 @@
 ``GRU_CONTENDERS``: the bidirectional GRU step (``equinox``), its cell written from
 ``eqx.nn.Linear`` layers over one example's sequence with ``jax.lax.scan`` (``eqx.nn.GRUCell``
 applies the reset gate after the hidden matmul, with a second bias: other values than
-funcnn's GRU, :mod:`benchmarks.nets`), ``jax.vmap`` over the batch."""
+funcnn's GRU, :mod:`benchmarks.nets`), ``jax.vmap`` over the batch.
+
+``CNN_CONTENDERS``: the CNN step with AdamW (``equinox``): ``eqx.nn.Conv1d(padding_mode=
+"CIRCULAR")`` layers on one example ``(channels, length)``, ``jax.vmap`` over the batch."""
 
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from benchmarks.peers.contender import Contender, require
+from benchmarks.peers.contender import Contender, adamw, require
 from benchmarks.timing import Chain, compile_jitted
 from benchmarks.workloads import ADAM_EPS, jnp_dtype
 
@@ -56,11 +59,11 @@ def build_equinox(sizes, init, x, y, dtype, lr) -> Contender:
     )
 
 
-def equinox_contender(eqx, model, x, y, lr, *, to_funcnn, how: str) -> Contender:
+def equinox_contender(eqx, model, x, y, lr, *, to_funcnn, how: str, tx=None) -> Contender:
     """The ``equinox`` contender: ``model`` (one example -> logits) under ``jax.vmap``,
-    softmax cross-entropy, Adam, an ``eqx.filter_jit`` step with model and optimizer state
-    donated; ``to_funcnn`` gives the model's parameters in funcnn's layout."""
-    optimizer = optax.adam(lr, eps=ADAM_EPS)
+    softmax cross-entropy, ``tx`` (default Adam), an ``eqx.filter_jit`` step with model and
+    optimizer state donated; ``to_funcnn`` gives the model's parameters in funcnn's layout."""
+    optimizer = tx or optax.adam(lr, eps=ADAM_EPS)
     opt_state = optimizer.init(eqx.filter(model, eqx.is_array))
 
     def loss_fn(model, x, y):
@@ -183,3 +186,57 @@ def gru_to_funcnn(model):
 
 
 GRU_CONTENDERS = {"equinox": build_equinox_gru}
+
+
+def build_equinox_cnn(spec, init, x, y, dtype, lr, *, weight_decay) -> Contender:
+    eqx = require("equinox", "equinox")
+    dt = jnp_dtype(dtype)
+    k, n = spec.kernel_size, len(spec.channels)
+    pad = (((k - 1) // 2, k // 2),)  # wrapped around before and after, as funcnn's
+
+    class Net(eqx.Module):
+        convs: list
+        out: eqx.nn.Linear
+
+        def __init__(self, key):
+            keys = jax.random.split(key, n + 1)
+            c_in = (1, *spec.channels[:-1])
+            self.convs = [
+                eqx.nn.Conv1d(a, b, k, s, pad, padding_mode="CIRCULAR", dtype=dt, key=kk)
+                for a, b, s, kk in zip(c_in, spec.channels, spec.strides, keys)
+            ]
+            self.out = eqx.nn.Linear(spec.channels[-1], spec.n_classes, key=keys[-1], dtype=dt)
+
+        def __call__(self, x):  # one example (length,) -> (n_classes,)
+            h = x.reshape(1, spec.input_length)  # (channels, length)
+            for conv in self.convs:
+                h = jax.nn.relu(conv(h))
+            return self.out(h.mean(axis=1))
+
+    # The structure without drawing random weights, then funcnn's weights put in: equinox
+    # stores a conv weight as (c_out, c_in, k), its bias as (c_out, 1), a linear weight as
+    # (n_out, n_in).
+    model = eqx.filter_eval_shape(Net, jax.random.key(0))
+    convs, dense = init[:-1], init[-1]
+    model = eqx.tree_at(
+        lambda m: [l.weight for l in (*m.convs, m.out)] + [l.bias for l in (*m.convs, m.out)],
+        model,
+        [jnp.asarray(p["w"].transpose(2, 1, 0), dt) for p in convs]
+        + [jnp.asarray(dense["w"].T, dt)]
+        + [jnp.asarray(p["b"][:, None], dt) for p in convs]
+        + [jnp.asarray(dense["b"], dt)],
+    )
+
+    def to_funcnn(m):
+        out = [{"w": c.weight.transpose(2, 1, 0), "b": c.bias[:, 0]} for c in m.convs]
+        return [*out, {"w": m.out.weight.T, "b": m.out.bias}]
+
+    how = (
+        "eqx.nn.Conv1d(padding_mode='CIRCULAR') + eqx.nn.Linear per example, jax.vmap, "
+        'eqx.filter_jit(donate="all-except-first") step, optax.adamw'
+    )
+    tx = adamw(lr, weight_decay)
+    return equinox_contender(eqx, model, x, y, lr, to_funcnn=to_funcnn, how=how, tx=tx)
+
+
+CNN_CONTENDERS = {"equinox": build_equinox_cnn}

@@ -4,7 +4,11 @@ and optimizer donated, as ``nnx.jit``'s documentation shows).
 
 ``GRU_CONTENDERS``: the bidirectional GRU step in NNX (``flax_nnx``), its cell written from
 ``nnx.Linear`` layers because ``nnx.GRUCell`` applies the reset gate after the hidden matmul
-and has a second bias: other values than funcnn's GRU (:mod:`benchmarks.nets`)."""
+and has a second bias: other values than funcnn's GRU (:mod:`benchmarks.nets`).
+
+``CNN_CONTENDERS``: the CNN step with AdamW in linen (``flax_linen``: ``nn.Conv`` with
+``padding="CIRCULAR"`` in a pure ``apply``) and NNX (``flax_nnx``: ``nnx.Conv`` likewise).
+Flax's circular padding wraps ``((k - 1) // 2, k // 2)`` samples around, as funcnn's does."""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from benchmarks.peers.contender import Contender, pure_contender, require
+from benchmarks.peers.contender import Contender, adamw, pure_contender, require
 from benchmarks.timing import compile_jitted
 from benchmarks.workloads import ADAM_EPS, jnp_dtype
 
@@ -93,11 +97,13 @@ def build_flax_nnx(sizes, init, x, y, dtype, lr) -> Contender:
     )
 
 
-def nnx_contender(nnx, model, x, y, lr, params, how: str) -> Contender:
+def nnx_contender(nnx, model, x, y, lr, params, how: str, tx=None) -> Contender:
     """The ``flax_nnx`` contender: ``model(x) -> logits``, softmax cross-entropy, an
-    ``nnx.Optimizer`` with Adam and an ``nnx.jit`` step with model and optimizer donated, as
-    ``nnx.jit``'s documentation shows; ``params()`` gives funcnn's layout."""
-    optimizer = nnx.Optimizer(model, optax.adam(lr, eps=ADAM_EPS), wrt=nnx.Param)
+    ``nnx.Optimizer`` with ``tx`` (default Adam) and an ``nnx.jit`` step with model and
+    optimizer donated, as ``nnx.jit``'s documentation shows; ``params()`` gives funcnn's
+    layout."""
+    tx = tx or optax.adam(lr, eps=ADAM_EPS)
+    optimizer = nnx.Optimizer(model, tx, wrt=nnx.Param)
 
     @nnx.jit(donate_argnames=("model", "optimizer"))
     def train_step(model, optimizer, x, y):
@@ -195,3 +201,98 @@ def build_flax_nnx_gru(spec, init, x, y, dtype, lr) -> Contender:
 
 
 GRU_CONTENDERS = {"flax_nnx": build_flax_nnx_gru}
+
+
+def build_flax_linen_cnn(spec, init, x, y, dtype, lr, *, weight_decay) -> Contender:
+    require("flax", "flax")
+    from flax import linen as nn
+
+    dt, k = jnp_dtype(dtype), spec.kernel_size
+
+    class Net(nn.Module):
+        @nn.compact
+        def __call__(self, x):
+            h = x.reshape(x.shape[0], spec.input_length, 1)  # (B, L, C): channels last
+            for c, s in zip(spec.channels, spec.strides):
+                conv = nn.Conv(c, (k,), (s,), padding="CIRCULAR", dtype=dt, param_dtype=dt)
+                h = nn.relu(conv(h))
+            return nn.Dense(spec.n_classes, dtype=dt, param_dtype=dt)(h.mean(axis=1))
+
+    net = Net()
+    names = [f"Conv_{j}" for j in range(len(spec.channels))] + ["Dense_0"]
+    params = {
+        "params": {
+            n: {"kernel": jnp.asarray(p["w"], dt), "bias": jnp.asarray(p["b"], dt)}
+            for n, p in zip(names, init)
+        }
+    }
+    jax.eval_shape(net.apply, params, x)  # the structure must fit the module
+
+    def to_funcnn(p):
+        return [{"w": p["params"][n]["kernel"], "b": p["params"][n]["bias"]} for n in names]
+
+    how = (
+        "linen nn.Conv(padding='CIRCULAR') + nn.Dense, jax.jit step, donated params and "
+        "optimizer state, optax.adamw"
+    )
+    tx = adamw(lr, weight_decay)
+    return pure_contender("flax_linen", how, net.apply, params, to_funcnn, x, y, lr, optimizer=tx)
+
+
+def build_flax_nnx_cnn(spec, init, x, y, dtype, lr, *, weight_decay) -> Contender:
+    require("flax", "flax")
+    from flax import nnx
+
+    dt, k = jnp_dtype(dtype), spec.kernel_size
+
+    def given(a):  # funcnn's initial weights enter through the layers' initializers
+        return lambda *_: jnp.asarray(a, dt)
+
+    class Net(nnx.Module):
+        def __init__(self, rngs):
+            self.convs = nnx.List(
+                [
+                    nnx.Conv(
+                        *p["w"].shape[1:],
+                        kernel_size=(k,),
+                        strides=(s,),
+                        padding="CIRCULAR",
+                        kernel_init=given(p["w"]),
+                        bias_init=given(p["b"]),
+                        dtype=dt,
+                        param_dtype=dt,
+                        rngs=rngs,
+                    )
+                    for p, s in zip(init[:-1], spec.strides)
+                ]
+            )
+            w, b = init[-1]["w"], init[-1]["b"]
+            self.out = nnx.Linear(
+                *w.shape,
+                kernel_init=given(w),
+                bias_init=given(b),
+                dtype=dt,
+                param_dtype=dt,
+                rngs=rngs,
+            )
+
+        def __call__(self, x):
+            h = x.reshape(x.shape[0], spec.input_length, 1)
+            for conv in self.convs:
+                h = nnx.relu(conv(h))
+            return self.out(h.mean(axis=1))
+
+    model = Net(nnx.Rngs(0))
+
+    def params():
+        layers = [*model.convs, model.out]
+        return [{"w": l.kernel[...], "b": l.bias[...]} for l in layers]
+
+    how = (
+        "nnx.Conv(padding='CIRCULAR') + nnx.Linear, nnx.Optimizer(optax.adamw), "
+        "nnx.jit(donate_argnames=(model, optimizer))"
+    )
+    return nnx_contender(nnx, model, x, y, lr, params, how, tx=adamw(lr, weight_decay))
+
+
+CNN_CONTENDERS = {"flax_linen": build_flax_linen_cnn, "flax_nnx": build_flax_nnx_cnn}

@@ -9,6 +9,10 @@ arrays live on (a CUDA GPU when JAX runs on one), blocked on with a CUDA synchro
 from ``nn.Linear`` layers and a Python loop over the steps: ``nn.GRU`` applies the reset gate
 after the hidden matmul and has a second bias (``r o (h W_hn^T + b_hn)``), other values than
 funcnn's GRU (:mod:`benchmarks.nets`).
+
+``CNN_CONTENDERS``: the CNN step eagerly (``torch_eager``): ``nn.Conv1d(padding_mode=
+"circular")`` layers on ``(batch, channels, length)``, ``optim.AdamW`` decaying the weights
+only (funcnn's AdamW: a parameter group without decay for the biases).
 """
 
 from __future__ import annotations
@@ -223,3 +227,50 @@ def build_torch_gru(spec, init, x, y, dtype, lr) -> Contender:
 
 
 GRU_CONTENDERS = {"torch_eager": build_torch_gru}
+
+
+def build_torch_cnn(spec, init, x, y, dtype, lr, *, weight_decay) -> Contender:
+    torch, tdtype, device = torch_setup(dtype)
+    k = spec.kernel_size
+    if k % 2 == 0:  # funcnn wraps (k - 1) // 2 samples before and k // 2 after
+        raise Unavailable(f"nn.Conv1d pads symmetrically; kernel {k} needs uneven padding")
+
+    def tensor(a):
+        return torch.from_numpy(np.array(a, np.float32))
+
+    layers: list = [torch.nn.Unflatten(1, (1, spec.input_length))]  # (B, C=1, L)
+    for p, s in zip(init[:-1], spec.strides):
+        _, c_in, c_out = p["w"].shape
+        conv = torch.nn.Conv1d(c_in, c_out, k, s, k // 2, padding_mode="circular")
+        with torch.no_grad():  # torch stores a conv weight as (c_out, c_in, k)
+            conv.weight.copy_(tensor(p["w"].transpose(2, 1, 0)))
+            conv.bias.copy_(tensor(p["b"]))
+        layers += [conv, torch.nn.ReLU()]
+    out = torch.nn.Linear(*init[-1]["w"].shape)
+    with torch.no_grad():
+        out.weight.copy_(tensor(init[-1]["w"].T))
+        out.bias.copy_(tensor(init[-1]["b"]))
+    layers += [torch.nn.AdaptiveAvgPool1d(1), torch.nn.Flatten(), out]
+    net = torch.nn.Sequential(*layers).to(device=device, dtype=tdtype)
+    weights = [p for n, p in net.named_parameters() if n.endswith("weight")]
+    biases = [p for n, p in net.named_parameters() if not n.endswith("weight")]
+    groups = [{"params": weights}, {"params": biases, "weight_decay": 0.0}]
+    opt = torch.optim.AdamW(
+        groups, lr=lr, betas=(0.9, 0.999), eps=ADAM_EPS, weight_decay=weight_decay
+    )
+    step = torch_step(torch, net, opt, *torch_batch(torch, x, y, device, tdtype))
+    params_of = [m for m in net if isinstance(m, (torch.nn.Conv1d, torch.nn.Linear))]
+
+    def params():
+        ws = [m.weight.detach() for m in params_of]
+        ws = [w.permute(2, 1, 0) if w.dim() == 3 else w.T for w in ws]
+        return [{"w": w, "b": m.bias.detach()} for w, m in zip(ws, params_of)]
+
+    how = (
+        "nn.Conv1d(padding_mode='circular'), ReLU, AdaptiveAvgPool1d, Linear; F.cross_entropy, "
+        "optim.AdamW (biases undecayed)"
+    )
+    return eager_contender(torch, step, params, how, device_blocker(torch, device))
+
+
+CNN_CONTENDERS = {"torch_eager": build_torch_cnn}

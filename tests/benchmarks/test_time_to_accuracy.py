@@ -19,8 +19,9 @@ PEERS = ["flax_nnx", "equinox", "torch", "sklearn"]
 CONFIG = {
     **bench.SMOKE,
     "rows": [("mlp", 1, 1), ("cnn", 2, 1)],  # fit and fit_seeds; one seed and seeds in turn
-    # the MLP without dropout: every implementation computes the same updates, so their
-    # test accuracies after each epoch agree (the CNN keeps dropout and augmentation)
+    # the MLP without dropout (and, as in SMOKE, without augmentation): every implementation
+    # computes the same updates, so their test accuracies after each epoch agree (the CNN
+    # keeps dropout and augmentation)
     "options": {**bench.SMOKE["options"], "mlp": {"hidden": (16, 16), "dropout": 0.0}},
 }
 

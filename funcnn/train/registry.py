@@ -49,7 +49,33 @@ accuracy; it is kept, as :data:`MNIST1D_RUN`, by the dense regressions
 (``logistic_regression``, ``softmax_regression``, ``linear_regression``), whose figures stay
 as documented: softmax (multinomial logistic) regression with it reaches the MNIST-1D
 paper's ~32%.
-"""
+
+**The CNN and GRU recipes** were chosen on the same kind of validation split (400 of the 4,000
+training sequences held out, the test set unused), AdamW with a cosine decay and batch 128
+throughout. Validation accuracy, one seed unless two are given:
+
+* CNN, circular convolutions of kernel 5 and strides 1-2-1-2, weight decay 0.05. Channels
+  32-32-64-64 for 40 epochs at lr 3e-3: 91.5% without augmentation; 92.0 with shifts of up to
+  4 samples; 91.2 with shifts of 8 and 20% scale; 92.5 adding noise of std 0.05; 92.5 with
+  shifts of 20. Channels 64-64-128-128 (shift 8, scale 0.2): 95.75 at 40 epochs; at 60 epochs
+  with noise 0.05: 96.25, with dropout 0.2 before the classifier 96.5, with label smoothing
+  0.1 97.0, at lr 6e-3 97.0, adding shear 0.5 96.25; five layers 64-128-128-128-128 (40
+  epochs) 95.25. Two seeds, smoothing 0.1 and lr 6e-3: 95.9 (96.0, 95.75); with dropout 0.2
+  **97.75 (97.5, 98.0): chosen**; the same for 80 epochs 97.0, or batch 64 97.0. Checked with
+  ``funcnn train --model cnn --val-fraction 0.1 --seeds 4``: 97.7% mean validation accuracy.
+* GRU, reading the sequence ``chunk`` samples per step, weight decay 0.01, gradient clipping
+  at norm 1, the CNN's augmentation and smoothing 0.1, hand-written BPTT. 40 epochs at lr
+  3e-3: bidirectional 64 units, 1 sample per step 92.75, one direction 88.25, a 16-wide input
+  projection with 32 units 65.25; lr 6e-3 96.25. 60 epochs: 64 units, chunk 2 92.75 (lr 3e-3)
+  and 95.75 (96.25, 95.25 at lr 6e-3); 128 units, chunk 4 94.5 (lr 3e-3) and 95.1 (lr 6e-3);
+  two stacked layers of 64, chunk 4 93.0; **96 units, chunk 2, lr 6e-3: 97.5, then 97.25
+  (97.5, 97.0) on seeds 1 and 2: chosen**; lr 1e-2 97.4 (97.25, 97.5). Checked with
+  ``funcnn train --model gru --val-fraction 0.1 --seeds 4``: 96.1% mean validation accuracy.
+
+Then, once, on the test set (all 4,000 training sequences), ``funcnn train --model M --seed
+S`` for S = 0..3: CNN 97.6, 96.7, 96.7, 96.7% (mean 96.9%), 33.7 s wall for seed 0 on an idle
+2-core CPU with the compilation cache off; GRU 97.0, 96.2, 96.7, 96.9% (mean 96.7%), 42.7 s;
+the MLP's bare run 11.3 s."""
 
 from __future__ import annotations
 
@@ -214,7 +240,7 @@ MNIST1D_AUGMENT = Augment(shift=8, scale=0.2, noise=0.05)
 
 # The CNN recipe (funcnn.cnn's 64-64-128-128 circular convolutions, strides 1-2-1-2, kernel 5,
 # dropout 0.2 before the classifier): chosen on a validation split of 400 of the 4,000
-# training sequences (see the module docstring).
+# training sequences (the search is in the module docstring).
 CNN_RUN: Mapping[str, Any] = {
     **MNIST1D_RUN,
     "lr": 6e-3,
@@ -225,7 +251,7 @@ CNN_RUN: Mapping[str, Any] = {
 }
 
 # The recurrent recipe: a bidirectional GRU of 96 units reading the sequence two samples per
-# step, gradient clipping at norm 1 (validation split as for the CNN).
+# step, gradient clipping at norm 1 (its search is in the module docstring).
 RECURRENT_RUN: Mapping[str, Any] = {**CNN_RUN, "weight_decay": 0.01, "clip_norm": 1.0}
 
 # The MLP recipe (module docstring): chosen by `funcnn tune --model mlp` on a validation split.

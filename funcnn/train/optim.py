@@ -238,6 +238,25 @@ def _direction(name: str, momentum, options: dict) -> optax.GradientTransformati
     return optax.scale_by_rms(**options)  # rmsprop
 
 
+def _check_given_transform(impl, learning_rate, weight_decay, options) -> None:
+    """A given ``optax.GradientTransformation`` is the whole rule: nothing else may be set."""
+    if impl != "optax":
+        raise ValueError(
+            f"optimizer_impl={impl!r} builds a named optimizer; an "
+            "optax.GradientTransformation is its own implementation: pass a name."
+        )
+    if learning_rate is not None:
+        raise ValueError(
+            "learning_rate must be None when passing an optax.GradientTransformation "
+            "(it carries its own learning rate); pass a name to use learning_rate."
+        )
+    if not checks.is_static_zero(weight_decay) or options:
+        raise ValueError(
+            "weight_decay and options apply to named optimizers only; build them into "
+            "the optax.GradientTransformation you pass."
+        )
+
+
 def make_optimizer(
     name_or_transform,
     learning_rate=None,
@@ -287,21 +306,7 @@ def make_optimizer(
     conventions = resolve_conventions(impl, conventions)
 
     if isinstance(name_or_transform, optax.GradientTransformation):
-        if impl != "optax":
-            raise ValueError(
-                f"optimizer_impl={impl!r} builds a named optimizer; an "
-                "optax.GradientTransformation is its own implementation: pass a name."
-            )
-        if learning_rate is not None:
-            raise ValueError(
-                "learning_rate must be None when passing an optax.GradientTransformation "
-                "(it carries its own learning rate); pass a name to use learning_rate."
-            )
-        if not checks.is_static_zero(weight_decay) or options:
-            raise ValueError(
-                "weight_decay and options apply to named optimizers only; build them into "
-                "the optax.GradientTransformation you pass."
-            )
+        _check_given_transform(impl, learning_rate, weight_decay, options)
         return optax.chain(*front, name_or_transform) if front else name_or_transform
     if not isinstance(name_or_transform, str):
         raise TypeError(

@@ -12,12 +12,12 @@ from funcnn.train.tune import (
     SPACES,
     Space,
     check_space,
+    point_recipe,
     recipe_source,
     space_for,
     tune,
     write_result,
 )
-from funcnn.train.tune import _recipe as point_recipe
 
 IRIS = load("iris")
 # Plain SGD at a constant rate: what the grid's value does is then easy to predict.

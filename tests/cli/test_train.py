@@ -78,8 +78,8 @@ def test_help_shows_the_defaults(capsys):
         ("--batch-size BATCH_SIZE", "128"),
         ("--kernel-size KERNEL_SIZE", "5"),
         ("--hidden-size HIDDEN_SIZE", "96"),
-        ("--lr LR", ", ".join(f"{m}: 0.007" for m in ("mlp", *linear)) + ", cnn: 0.006, gru: "
-         "0.006, rnn: 0.006"),
+        ("--lr LR", ", ".join(f"{m}: 0.007" for m in ("mlp", *linear[:2]))
+         + ", linear_regression: 10.0, cnn: 0.006, gru: 0.006, rnn: 0.006"),
         ("--epochs EPOCHS", "mlp: 120, " + ", ".join(f"{m}: 50" for m in linear) + ", cnn: 60, "
          "gru: 60, rnn: 60"),
         ("--grad", ", ".join(f"{m}: autodiff" for m in ("mlp", *linear)) + ", cnn: manual, gru: "

@@ -46,7 +46,7 @@ RECIPE_TABLE = {
     "mlp": (MLP, {"hidden": (256, 256), "activation": "relu", "dropout": 0.1}),
     "logistic_regression": (MNIST1D, {}),
     "softmax_regression": (MNIST1D, {}),
-    "linear_regression": (MNIST1D, {}),
+    "linear_regression": (dict(MNIST1D, lr=10.0), {}),
     "cnn": (
         CNN,
         {

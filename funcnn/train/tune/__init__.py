@@ -35,8 +35,10 @@ The spaces (``funcnn tune --model NAME --budget full|quick|tiny``):
   0.01). ``quick``: 96 units, chunks {2, 4}, 30 epochs, seeds 0-1. The full cnn and gru
   searches (72 and 36 runs of 60 epochs) have not been run on 2 CPU cores; their recipes
   came from an earlier search on a validation split, whose points these spaces contain.
-* the dense regressions (``logistic_regression``, ``softmax_regression``,
-  ``linear_regression``): grid lr {1e-3, 7e-3, 3e-2} over their recipe, seeds 0-2.
+* ``logistic_regression``, ``softmax_regression``: grid lr {1e-3, 7e-3, 3e-2} over their
+  recipe, seeds 0-2.
+* ``linear_regression`` (on a regression dataset, e.g. ``--dataset diabetes``): weight decay
+  {0, 0.05} x grid lr {1, 3, 10, 30}, seeds 0-2.
 * ``tiny`` (every model): one small group, two epochs, two grid values, two seeds: checks
   that the command runs end to end in seconds; it chooses nothing worth keeping.
 """
